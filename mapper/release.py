@@ -1,0 +1,106 @@
+"""One HelmRelease to its node and edges, exactly as CONTRACT.md says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from mapper.chart import chart_meta
+from mapper.contract import FlowNode, Relationship, Status
+from mapper.objects import (
+    COMPONENT_LABEL,
+    FAMILY_LABEL,
+    SLOT_LABEL,
+    ChartView,
+    ReleaseView,
+)
+from mapper.status import fold_status
+
+MESSAGE_LIMIT = 512
+
+
+def node_id(region: str, name: str) -> str:
+    return f"{region}/{name}"
+
+
+def family_of(release: ReleaseView) -> str:
+    label = release.labels.get(FAMILY_LABEL, "").strip()
+    if label:
+        return label
+    return release.name.removeprefix("bp-")
+
+
+@dataclass(frozen=True, slots=True)
+class MappedRelease:
+    node: FlowNode
+    relationships: tuple[Relationship, ...]
+
+    @property
+    def status(self) -> Status:
+        return self.node.status
+
+
+def _meta(release: ReleaseView, chart: ChartView | None) -> dict[str, JsonValue]:
+    meta: dict[str, JsonValue] = {"namespace": release.namespace}
+    ready = release.conditions.get("Ready")
+    if ready is not None:
+        if ready.reason is not None:
+            meta["readyReason"] = ready.reason
+        if ready.message is not None:
+            meta["readyMessage"] = ready.message[:MESSAGE_LIMIT]
+    if release.generation is not None:
+        meta["generation"] = release.generation
+    if release.observed_generation is not None:
+        meta["observedGeneration"] = release.observed_generation
+    if release.suspended:
+        meta["suspended"] = True
+    if release.last_attempted_revision is not None:
+        meta["lastAttemptedRevision"] = release.last_attempted_revision
+    for label, key in ((SLOT_LABEL, "slot"), (COMPONENT_LABEL, "component")):
+        value = release.labels.get(label)
+        if value is not None:
+            meta[key] = value
+    if chart is not None:
+        meta["chart"] = chart_meta(chart)
+    return meta
+
+
+def _ended_at(release: ReleaseView, status: Status) -> int | None:
+    if status not in ("succeeded", "failed"):
+        return None
+    for ctype in ("Ready", "Stalled"):
+        cond = release.conditions.get(ctype)
+        if cond is not None and cond.last_transition_ms is not None:
+            return cond.last_transition_ms
+    return None
+
+
+def map_release(
+    release: ReleaseView, region: str, flow_id: str, chart: ChartView | None = None
+) -> MappedRelease:
+    status = fold_status(release.conditions)
+    own_id = node_id(region, release.name)
+    node = FlowNode(
+        id=own_id,
+        flow_id=flow_id,
+        label=release.name,
+        status=status,
+        family=family_of(release),
+        region=region,
+        started_at=release.created_ms,
+        ended_at=_ended_at(release, status),
+        meta=_meta(release, chart),
+    )
+    edges: dict[tuple[str, str, str], Relationship] = {}
+    contains = Relationship(from_id=own_id, to_id=region, type="contains")
+    edges[contains.key] = contains
+    for dep in release.depends_on:
+        edge = Relationship(
+            from_id=node_id(region, dep.name),
+            to_id=own_id,
+            type="finish-to-start",
+            condition="on-success",
+        )
+        edges.setdefault(edge.key, edge)
+    return MappedRelease(node=node, relationships=tuple(edges.values()))

@@ -1,0 +1,74 @@
+"""The few fields of a Flux object the mapper reads; the rest is dropped on arrival.
+
+A real HelmRelease carries managedFields, history and a large `spec.values`
+(tens of kilobytes); ten thousand of them must fit in little memory, so the
+store keeps only this. Wrong types are copied as they are, so the mapper can
+still name what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mapper.objects import Kind
+
+_METADATA = (
+    "name",
+    "namespace",
+    "creationTimestamp",
+    "labels",
+    "generation",
+    "resourceVersion",
+    "uid",
+)
+_CONDITION = ("type", "status", "reason", "message", "lastTransitionTime")
+_KEPT_CONDITIONS = frozenset({"Ready", "Stalled"})
+
+_SPEC: dict[Kind, tuple[str, ...]] = {
+    "HelmRelease": ("dependsOn", "suspend"),
+    "HelmChart": ("chart", "version"),
+}
+_STATUS: dict[Kind, tuple[str, ...]] = {
+    "HelmRelease": ("conditions", "observedGeneration", "lastAttemptedRevision", "helmChart"),
+    "HelmChart": ("conditions", "artifact"),
+}
+
+
+def _pick(value: Any, keys: tuple[str, ...]) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    return {key: value[key] for key in keys if key in value}
+
+
+def _conditions(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    kept = []
+    for cond in value:
+        if isinstance(cond, Mapping):
+            if cond.get("type") in _KEPT_CONDITIONS:
+                kept.append(_pick(cond, _CONDITION))
+        else:
+            kept.append(cond)
+    return kept
+
+
+def slim(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("apiVersion", "kind"):
+        if key in obj:
+            out[key] = obj[key]
+    if "metadata" in obj:
+        out["metadata"] = _pick(obj["metadata"], _METADATA)
+    if "spec" in obj:
+        out["spec"] = _pick(obj["spec"], _SPEC[kind])
+    if "status" in obj:
+        status = _pick(obj["status"], _STATUS[kind])
+        if isinstance(status, dict):
+            if "conditions" in status:
+                status["conditions"] = _conditions(status["conditions"])
+            if kind == "HelmChart" and "artifact" in status:
+                status["artifact"] = _pick(status["artifact"], ("revision",))
+        out["status"] = status
+    return out
