@@ -1,0 +1,36 @@
+"""The store keeps only what the mapper reads."""
+
+from __future__ import annotations
+
+import json
+
+from mapper.slim import slim
+from tests.fixtures import ready_chart, upgrade_failed_release
+
+
+def test_slim_release_drops_managed_fields_values_and_history() -> None:
+    slimmed = slim("HelmRelease", upgrade_failed_release())
+    assert "managedFields" not in slimmed["metadata"]
+    assert "values" not in slimmed["spec"]
+    assert "history" not in slimmed["status"]
+    assert [c["type"] for c in slimmed["status"]["conditions"]] == ["Ready"]
+    assert slimmed["status"]["helmChart"] == "flux-system/flux-system-bp-keycloak"
+    assert len(json.dumps(slimmed)) * 4 < len(json.dumps(upgrade_failed_release()))
+
+
+def test_slim_chart_keeps_chart_name_revision_and_ready() -> None:
+    slimmed = slim("HelmChart", ready_chart())
+    assert slimmed["spec"] == {"chart": "keycloakx", "version": "7.1.x"}
+    assert slimmed["status"]["artifact"] == {"revision": "7.1.3"}
+    assert [c["type"] for c in slimmed["status"]["conditions"]] == ["Ready"]
+    assert slimmed["metadata"]["labels"] == {
+        "helm.toolkit.fluxcd.io/name": "bp-keycloak",
+        "helm.toolkit.fluxcd.io/namespace": "flux-system",
+    }
+
+
+def test_slim_copies_wrong_types_as_they_are() -> None:
+    assert slim("HelmRelease", {"metadata": "oops", "spec": [1]}) == {
+        "metadata": "oops",
+        "spec": [1],
+    }
