@@ -1,0 +1,55 @@
+"""Logs are JSON events with fields, and never carry a secret."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import structlog
+
+from flux_adapter.logs import REDACTED, configure_logging, redact_text
+
+
+def test_events_are_one_json_object_per_line_with_fields() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    structlog.get_logger().info("posted", envelopes=3)
+    line = json.loads(out.getvalue().strip())
+    assert line["event"] == "posted"
+    assert line["envelopes"] == 3
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+
+
+def test_tokens_and_url_credentials_are_redacted() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    structlog.get_logger().info(
+        "config", token="s3cret", url="https://bob:s3cret@flow/v1", token_file="/var/run/token"
+    )
+    line = json.loads(out.getvalue())
+    assert "s3cret" not in out.getvalue()
+    assert line["token"] == REDACTED
+    assert line["url"] == f"https://{REDACTED}@flow/v1"
+    assert line["token_file"] == "/var/run/token"
+
+
+def test_stdlib_library_logs_are_rendered_and_redacted_too() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    logging.getLogger("aiohttp.client").warning("sent Authorization: Bearer abc.def-ghi")
+    line = json.loads(out.getvalue())
+    assert line["logger"] == "aiohttp.client"
+    assert "abc.def" not in line["event"]
+
+
+def test_debug_events_are_dropped_at_info_level() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    structlog.get_logger().debug("noise")
+    assert out.getvalue() == ""
+
+
+def test_redact_text_leaves_plain_urls_alone() -> None:
+    assert redact_text("http://flow:8080/v1/flows/x") == "http://flow:8080/v1/flows/x"
