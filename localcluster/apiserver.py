@@ -120,6 +120,29 @@ def _log_tail(path: Path) -> str:
         return "<no log>"
 
 
+_WORKDIR_PREFIX: Final = "localcluster-"
+_OWNER_FILE: Final = "owner.pid"
+
+
+def _sweep_stale_workdirs() -> None:
+    """Remove work dirs left by a process that was killed (SIGKILL).
+
+    Its children got SIGTERM through the parent-death signal, but nothing
+    could remove its temp dir. Only dirs whose recorded owner is gone go.
+    """
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        try:
+            owner = int((path / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 _LIVE: weakref.WeakSet[LocalCluster] = weakref.WeakSet()
 
 
@@ -205,9 +228,11 @@ class LocalCluster:
                 raise ClusterError(
                     f"{self._etcd_binary} not found; run scripts/install-e2e-deps"
                 )
-            self._workdir = Path(tempfile.mkdtemp(prefix="localcluster-"))
+            _sweep_stale_workdirs()
+            self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
             _LIVE.add(self)
             try:
+                (self._workdir / _OWNER_FILE).write_text(str(os.getpid()))
                 self._prepare_files()
                 self._etcd_port, self._peer_port, self._port = free_ports(3)
                 self._start_etcd()
