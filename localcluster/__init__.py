@@ -1,0 +1,32 @@
+"""Dev tooling: a real kube-apiserver + etcd on loopback for e2e tests and demos.
+
+Not part of the flux-adapter distribution. Standard library only.
+"""
+
+from localcluster.apiserver import ClusterError, LocalCluster, ensure_apiserver_binary
+from localcluster.client import (
+    HELMCHART,
+    HELMRELEASE,
+    ApiConnectionError,
+    ApiError,
+    KubeClient,
+    ResourceType,
+    helmchart,
+    helmrelease,
+)
+from localcluster.proxy import TcpProxy
+
+__all__ = [
+    "HELMCHART",
+    "HELMRELEASE",
+    "ApiConnectionError",
+    "ApiError",
+    "ClusterError",
+    "KubeClient",
+    "LocalCluster",
+    "ResourceType",
+    "TcpProxy",
+    "ensure_apiserver_binary",
+    "helmchart",
+    "helmrelease",
+]

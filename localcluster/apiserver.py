@@ -1,0 +1,538 @@
+"""A real kube-apiserver and etcd on loopback, for end-to-end tests and demos.
+
+``LocalCluster`` starts etcd and kube-apiserver as child processes bound to
+127.0.0.1 on free ports, with static-token authentication and RBAC, and stops
+them again (by PID) when the ``with`` block ends, on ``stop()``, or at
+interpreter exit. Everything it writes lives in one temporary directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+BUILD_SCRIPT: Final = REPO_ROOT / "scripts" / "build-kube-apiserver"
+ADMIN_USER: Final = "admin"
+DEFAULT_USERS: Final = ("alice", "bob", "carol")
+
+_PR_SET_PDEATHSIG: Final = 1
+_LOG_TAIL_BYTES: Final = 4000
+
+
+class ClusterError(RuntimeError):
+    """The local cluster could not be built, started or reached."""
+
+
+def ensure_apiserver_binary(timeout: float = 1800.0) -> Path:
+    """Return the path of a kube-apiserver binary, building it if needed.
+
+    ``$KUBE_APISERVER_BINARY`` wins when set; otherwise
+    ``scripts/build-kube-apiserver`` is run (it caches its result, so only the
+    first call on a machine is slow).
+    """
+    override = os.environ.get("KUBE_APISERVER_BINARY")
+    if override:
+        path = Path(override)
+        if not os.access(path, os.X_OK):
+            raise ClusterError(f"KUBE_APISERVER_BINARY={override} is not executable")
+        return path
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.run(
+                [str(BUILD_SCRIPT)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ClusterError(f"{BUILD_SCRIPT} failed to run: {exc}") from exc
+        errors.seek(0)
+        stderr_tail = errors.read()[-_LOG_TAIL_BYTES:].decode(errors="replace")
+    lines = proc.stdout.decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise ClusterError(
+            f"{BUILD_SCRIPT} exited with {proc.returncode}; stderr ends with:\n"
+            f"{stderr_tail}"
+        )
+    path = Path(lines[-1])
+    if not os.access(path, os.X_OK):
+        raise ClusterError(f"{BUILD_SCRIPT} printed {path}, which is not executable")
+    return path
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Pick ``count`` distinct free TCP ports on ``host``.
+
+    The sockets are held open together so the kernel hands out distinct
+    ports, then closed; a small race with other processes remains.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _parent_death_signal() -> None:
+    """In the child: get SIGTERM if the parent dies, so nothing is left."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - _LOG_TAIL_BYTES))
+            return fh.read().decode(errors="replace")
+    except OSError:
+        return "<no log>"
+
+
+_WORKDIR_PREFIX: Final = "localcluster-"
+_OWNER_FILE: Final = "owner.pid"
+
+
+def _sweep_stale_workdirs() -> None:
+    """Remove work dirs left by a process that was killed (SIGKILL).
+
+    Its children got SIGTERM through the parent-death signal, but nothing
+    could remove its temp dir. Only dirs whose recorded owner is gone go.
+    """
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        try:
+            owner = int((path / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
+_LIVE: weakref.WeakSet[LocalCluster] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    for cluster in list(_LIVE):
+        with contextlib.suppress(Exception):
+            cluster.stop()
+
+
+class LocalCluster:
+    """etcd plus kube-apiserver on 127.0.0.1, started and stopped by PID.
+
+    Use it as a context manager, or call ``start()`` and ``stop()``::
+
+        with LocalCluster() as cluster:
+            cluster.write_kubeconfig(path, user="alice")
+
+    Authentication is by static bearer tokens: ``admin`` is in
+    ``system:masters``; the other users (``users``) have no groups, so RBAC
+    denies them everything a test does not grant. The apiserver's serving
+    certificate is self-signed and written to its cert dir: ``ca_file``.
+    """
+
+    def __init__(
+        self,
+        binary: str | os.PathLike[str] | None = None,
+        *,
+        etcd_binary: str = "etcd",
+        users: Iterable[str] = DEFAULT_USERS,
+        compaction_interval: str = "5s",
+        service_cluster_ip_range: str = "10.0.0.0/24",
+        extra_apiserver_args: Sequence[str] = (),
+        ready_timeout: float = 60.0,
+        build_timeout: float = 1800.0,
+        keep_workdir: bool = False,
+    ) -> None:
+        self._binary = Path(binary) if binary is not None else None
+        self._etcd_binary = etcd_binary
+        self._users = [u for u in users if u != ADMIN_USER]
+        self._compaction_interval = compaction_interval
+        self._service_range = service_cluster_ip_range
+        self._extra_args = list(extra_apiserver_args)
+        self._ready_timeout = ready_timeout
+        self._build_timeout = build_timeout
+        self._keep_workdir = keep_workdir
+        self._lock = threading.RLock()
+        self._workdir: Path | None = None
+        self._etcd: subprocess.Popen[bytes] | None = None
+        self._apiserver: subprocess.Popen[bytes] | None = None
+        self._tokens: dict[str, str] = {}
+        self._etcd_port = 0
+        self._peer_port = 0
+        self._port = 0
+        #: Seconds the last kube-apiserver start took until /readyz said ok.
+        self.start_seconds: float | None = None
+        #: Seconds the whole start() took (binary lookup, etcd, apiserver).
+        self.total_start_seconds: float | None = None
+
+    # -- lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalCluster:
+        """Build or find the binary, then start etcd and kube-apiserver."""
+        with self._lock:
+            if self._workdir is not None:
+                return self
+            began = time.monotonic()
+            if self._binary is None:
+                self._binary = ensure_apiserver_binary(self._build_timeout)
+            if shutil.which(self._etcd_binary) is None:
+                raise ClusterError(
+                    f"{self._etcd_binary} not found; run scripts/install-e2e-deps"
+                )
+            _sweep_stale_workdirs()
+            self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
+            _LIVE.add(self)
+            try:
+                (self._workdir / _OWNER_FILE).write_text(str(os.getpid()))
+                self._prepare_files()
+                self._etcd_port, self._peer_port, self._port = free_ports(3)
+                self._start_etcd()
+                self._wait_etcd()
+                self.start_apiserver()
+            except BaseException:
+                self.stop()
+                raise
+            self.total_start_seconds = time.monotonic() - began
+            return self
+
+    def stop(self) -> None:
+        """Terminate every process this cluster started and remove its files."""
+        with self._lock:
+            for attr in ("_apiserver", "_etcd"):
+                proc: subprocess.Popen[bytes] | None = getattr(self, attr)
+                if proc is not None:
+                    _terminate(proc)
+                    setattr(self, attr, None)
+            workdir, self._workdir = self._workdir, None
+            _LIVE.discard(self)
+            if workdir is not None and not self._keep_workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver (etcd and its data stay)."""
+        with self._lock:
+            proc, self._apiserver = self._apiserver, None
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver on the same port, etcd and cert dir; wait ready."""
+        with self._lock:
+            if self._apiserver is not None and self._apiserver.poll() is None:
+                raise ClusterError("kube-apiserver is already running")
+            assert self._binary is not None
+            args = [str(self._binary), *self._apiserver_args()]
+            started = time.monotonic()
+            self._apiserver = self._spawn(args, self.logs["apiserver"])
+            self._wait_ready(self._apiserver)
+            self.start_seconds = time.monotonic() - started
+
+    @property
+    def running(self) -> bool:
+        proc = self._apiserver
+        return proc is not None and proc.poll() is None
+
+    # -- what tests use --------------------------------------------------
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            raise ClusterError("cluster is not started")
+        return self._workdir
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise ClusterError("cluster is not started")
+        return self._port
+
+    @property
+    def etcd_url(self) -> str:
+        return f"http://127.0.0.1:{self._etcd_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The apiserver's self-signed serving certificate (and its CA)."""
+        return self.workdir / "certs" / "apiserver.crt"
+
+    @property
+    def admin_token(self) -> str:
+        return self.token_for(ADMIN_USER)
+
+    @property
+    def users(self) -> list[str]:
+        return list(self._users)
+
+    def token_for(self, user: str) -> str:
+        try:
+            return self._tokens[user]
+        except KeyError:
+            raise ClusterError(f"no token for user {user!r}") from None
+
+    @property
+    def logs(self) -> dict[str, Path]:
+        return {
+            "etcd": self.workdir / "etcd.log",
+            "apiserver": self.workdir / "kube-apiserver.log",
+        }
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in (self._etcd, self._apiserver) if p is not None]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this apiserver's certificate."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def write_kubeconfig(
+        self,
+        path: str | os.PathLike[str],
+        user: str = ADMIN_USER,
+        server_url: str | None = None,
+    ) -> Path:
+        """Write a kubeconfig for ``user``; ``server_url`` may name a proxy.
+
+        The CA is embedded, so the file outlives nothing it depends on except
+        the running apiserver. JSON-quoted scalars keep the YAML valid.
+        """
+        ca_data = base64.b64encode(self.ca_file.read_bytes()).decode()
+        server = server_url or self.url
+        q = json.dumps
+        text = "\n".join(
+            [
+                "apiVersion: v1",
+                "kind: Config",
+                "clusters:",
+                "- name: localcluster",
+                "  cluster:",
+                f"    server: {q(server)}",
+                f"    certificate-authority-data: {q(ca_data)}",
+                "users:",
+                f"- name: {q(user)}",
+                "  user:",
+                f"    token: {q(self.token_for(user))}",
+                "contexts:",
+                "- name: localcluster",
+                "  context:",
+                "    cluster: localcluster",
+                f"    user: {q(user)}",
+                "    namespace: default",
+                "current-context: localcluster",
+                "",
+            ]
+        )
+        out = Path(path)
+        out.write_text(text)
+        out.chmod(0o600)
+        return out
+
+    # -- internals -------------------------------------------------------
+
+    def _prepare_files(self) -> None:
+        workdir = self.workdir
+        (workdir / "certs").mkdir()
+        (workdir / "etcd").mkdir(mode=0o700)
+        self._tokens = {ADMIN_USER: secrets.token_hex(16)}
+        for user in self._users:
+            self._tokens[user] = secrets.token_hex(16)
+        # token,user,uid[,"group1,group2"]
+        rows = [f'{self._tokens[ADMIN_USER]},{ADMIN_USER},uid-admin,"system:masters"']
+        rows += [f"{self._tokens[u]},{u},uid-{u}" for u in self._users]
+        tokens = workdir / "tokens.csv"
+        tokens.write_text("\n".join(rows) + "\n")
+        tokens.chmod(0o600)
+        key = workdir / "sa.key"
+        pub = workdir / "sa.pub"
+        for cmd in (
+            ["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
+            ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
+        ):
+            try:
+                subprocess.run(
+                    cmd, stdin=subprocess.DEVNULL, capture_output=True, check=True
+                )
+            except (OSError, subprocess.CalledProcessError) as exc:
+                raise ClusterError(f"{' '.join(cmd)} failed: {exc}") from exc
+
+    def _spawn(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+        in_main = threading.current_thread() is threading.main_thread()
+        with log.open("ab") as fh:
+            fh.write(f"==> {' '.join(args)}\n".encode())
+            fh.flush()
+            return subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=fh,
+                cwd=self.workdir,
+                # The parent-death signal is tied to the spawning thread, so
+                # only ask for it from the main thread.
+                preexec_fn=_parent_death_signal if in_main else None,  # noqa: PLW1509
+            )
+
+    def _start_etcd(self) -> None:
+        client = f"http://127.0.0.1:{self._etcd_port}"
+        peer = f"http://127.0.0.1:{self._peer_port}"
+        args = [
+            self._etcd_binary,
+            "--name=localcluster",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=localcluster={peer}",
+            "--initial-cluster-state=new",
+            "--logger=zap",
+            "--log-outputs=stderr",
+            "--log-level=warn",
+            "--unsafe-no-fsync",
+        ]
+        self._etcd = self._spawn(args, self.logs["etcd"])
+
+    def _wait_etcd(self) -> None:
+        deadline = time.monotonic() + 30.0
+        url = f"{self.etcd_url}/health"
+        while True:
+            proc = self._etcd
+            if proc is None or proc.poll() is not None:
+                raise ClusterError(
+                    f"etcd exited early:\n{_log_tail(self.logs['etcd'])}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2.0) as resp:
+                    if json.loads(resp.read()).get("health") == "true":
+                        return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"etcd not healthy after 30s:\n{_log_tail(self.logs['etcd'])}"
+                )
+            time.sleep(0.05)
+
+    def _apiserver_args(self) -> list[str]:
+        workdir = self.workdir
+        return [
+            f"--etcd-servers={self.etcd_url}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.port}",
+            # 1.20 still has the insecure port (deprecated); make sure it is off.
+            "--insecure-port=0",
+            # Without these the apiserver derives its advertised address from
+            # the host's default route (fails with no route) and writes it
+            # into the default/kubernetes Endpoints; loopback is not allowed
+            # there, so the reconciler is switched off instead.
+            "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",
+            f"--cert-dir={workdir / 'certs'}",
+            f"--token-auth-file={workdir / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={workdir / 'sa.pub'}",
+            f"--service-account-signing-key-file={workdir / 'sa.key'}",
+            f"--service-cluster-ip-range={self._service_range}",
+            "--disable-admission-plugins=ServiceAccount",
+            "--watch-cache=false",
+            f"--etcd-compaction-interval={self._compaction_interval}",
+            "--profiling=false",
+            *self._extra_args,
+        ]
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self._ready_timeout
+        url = f"{self.url}/readyz"
+        last = "no answer yet"
+        while True:
+            if proc.poll() is not None:
+                raise ClusterError(
+                    f"kube-apiserver exited with {proc.returncode}:\n"
+                    f"{_log_tail(self.logs['apiserver'])}"
+                )
+            if self.ca_file.exists():
+                req = urllib.request.Request(
+                    url, headers={"Authorization": f"Bearer {self.admin_token}"}
+                )
+                try:
+                    with urllib.request.urlopen(
+                        req, timeout=2.0, context=self.ssl_context()
+                    ) as resp:
+                        if resp.status == 200:
+                            return
+                except urllib.error.HTTPError as exc:
+                    last = f"HTTP {exc.code}"
+                except (OSError, ssl.SSLError) as exc:
+                    last = str(exc)
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"kube-apiserver not ready after {self._ready_timeout}s "
+                    f"({last}):\n{_log_tail(self.logs['apiserver'])}"
+                )
+            time.sleep(0.1)
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()

@@ -1,0 +1,520 @@
+"""A tiny stdlib-only Kubernetes client for tests and the demo.
+
+It speaks JSON over HTTPS with a bearer token (``urllib`` + ``ssl``), knows the
+handful of kinds the tests touch, and raises ``ApiError`` (HTTP status and
+body) or ``ApiConnectionError`` instead of returning error objects. Every call
+has a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from http.client import HTTPException, HTTPResponse
+from typing import TYPE_CHECKING, Any, Final
+
+from localcluster.crds import CRDS
+
+if TYPE_CHECKING:
+    from localcluster.apiserver import LocalCluster
+
+JsonObj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Where a kind lives in the API."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else "/api/v1"
+        if self.namespaced and namespace is not None:
+            base += f"/namespaces/{urllib.parse.quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{urllib.parse.quote(name, safe='')}"
+        return base
+
+
+HELMRELEASE: Final = ResourceType(
+    "HelmRelease", "helm.toolkit.fluxcd.io", "v2", "helmreleases"
+)
+HELMCHART: Final = ResourceType(
+    "HelmChart", "source.toolkit.fluxcd.io", "v1", "helmcharts"
+)
+
+KINDS: Final[dict[str, ResourceType]] = {
+    rt.kind: rt
+    for rt in (
+        HELMRELEASE,
+        HELMCHART,
+        ResourceType("Namespace", "", "v1", "namespaces", namespaced=False),
+        ResourceType("ConfigMap", "", "v1", "configmaps"),
+        ResourceType("Secret", "", "v1", "secrets"),
+        ResourceType("ServiceAccount", "", "v1", "serviceaccounts"),
+        ResourceType("Role", "rbac.authorization.k8s.io", "v1", "roles"),
+        ResourceType("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings"),
+        ResourceType(
+            "ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False
+        ),
+        ResourceType(
+            "ClusterRoleBinding",
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            False,
+        ),
+        ResourceType(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            False,
+        ),
+    )
+}
+
+
+class ApiError(Exception):
+    """The apiserver answered with an HTTP error."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = body
+        self.reason = ""
+        self.message = body[:500]
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            self.reason = str(parsed.get("reason", ""))
+            self.message = str(parsed.get("message", self.message))
+        super().__init__(
+            f"{method} {path}: HTTP {status} {self.reason}: {self.message}"
+        )
+
+
+class ApiConnectionError(Exception):
+    """The apiserver could not be reached (or did not answer in time)."""
+
+
+def _resource(kind: str | ResourceType) -> ResourceType:
+    if isinstance(kind, ResourceType):
+        return kind
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}; pass a ResourceType") from None
+
+
+class KubeClient:
+    """Minimal JSON client for one apiserver and one bearer token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        ca_file: str | os.PathLike[str] | None,
+        *,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self._ssl = ssl.create_default_context(
+            cafile=str(ca_file) if ca_file is not None else None
+        )
+
+    @classmethod
+    def for_cluster(
+        cls, cluster: LocalCluster, user: str = "admin", *, timeout: float = 10.0
+    ) -> KubeClient:
+        return cls(
+            cluster.url, cluster.token_for(user), cluster.ca_file, timeout=timeout
+        )
+
+    # -- raw -------------------------------------------------------------
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> HTTPResponse:
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = content_type
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            resp: HTTPResponse = urllib.request.urlopen(
+                req,
+                timeout=self.timeout if timeout is None else timeout,
+                context=self._ssl,
+            )
+        except urllib.error.HTTPError as exc:
+            with exc:
+                text = exc.read().decode(errors="replace")
+            raise ApiError(method, path, exc.code, text) from None
+        except (OSError, HTTPException) as exc:  # URLError is an OSError
+            raise ApiConnectionError(f"{method} {url}: {exc!r}") from exc
+        return resp
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> Any:
+        """Send one request; return the decoded JSON answer (or None)."""
+        resp = self._open(
+            method,
+            path,
+            body,
+            query=query,
+            content_type=content_type,
+            timeout=timeout,
+        )
+        try:
+            with resp:
+                raw = resp.read()
+        except (OSError, HTTPException) as exc:
+            raise ApiConnectionError(f"{method} {path}: {exc!r}") from exc
+        if not raw:
+            return None
+        return json.loads(raw)
+
+    def stream(
+        self,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Generator[JsonObj, None, None]:
+        """GET ``path`` and yield each newline-delimited JSON object.
+
+        ``timeout`` bounds each read; a read timing out raises
+        ``ApiConnectionError``. The stream ends when the server closes it;
+        note that ``http.client`` may also report a connection dropped
+        between two chunks as a plain end, so a caller that needs to know
+        should compare against the ``timeoutSeconds`` it asked for.
+        """
+        resp = self._open("GET", path, query=query, timeout=timeout)
+        with resp:
+            while True:
+                try:
+                    line = resp.readline()
+                except (OSError, HTTPException) as exc:  # incl. TimeoutError
+                    raise ApiConnectionError(f"GET {path}: {exc!r}") from exc
+                if not line:
+                    return
+                if not line.endswith(b"\n"):
+                    raise ApiConnectionError(f"GET {path}: stream cut mid-line")
+                if line.strip():
+                    yield json.loads(line)
+
+    def watch(
+        self,
+        kind: str | ResourceType,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        timeout_seconds: int = 30,
+        read_timeout: float | None = None,
+    ) -> Generator[JsonObj, None, None]:
+        """Watch ``kind``: yields raw watch events (``type``, ``object``)."""
+        query = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
+        if resource_version is not None:
+            query["resourceVersion"] = resource_version
+        return self.stream(
+            _resource(kind).path(namespace),
+            query,
+            timeout=read_timeout if read_timeout is not None else timeout_seconds + 5,
+        )
+
+    # -- typed helpers ---------------------------------------------------
+
+    def create(self, obj: JsonObj) -> JsonObj:
+        rt = _resource(obj["kind"])
+        ns = obj.get("metadata", {}).get("namespace") if rt.namespaced else None
+        if rt.namespaced and not ns:
+            raise ValueError("namespaced object needs metadata.namespace")
+        result: JsonObj = self.request("POST", rt.path(ns), obj)
+        return result
+
+    def get(
+        self, kind: str | ResourceType, namespace: str | None, name: str
+    ) -> JsonObj:
+        result: JsonObj = self.request("GET", _resource(kind).path(namespace, name))
+        return result
+
+    def list(
+        self,
+        kind: str | ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> JsonObj:
+        """Return the List object (``items``, ``metadata.resourceVersion``)."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        result: JsonObj = self.request(
+            "GET", _resource(kind).path(namespace), query=query
+        )
+        return result
+
+    def replace(self, obj: JsonObj) -> JsonObj:
+        rt = _resource(obj["kind"])
+        meta = obj["metadata"]
+        ns = meta.get("namespace") if rt.namespaced else None
+        result: JsonObj = self.request("PUT", rt.path(ns, meta["name"]), obj)
+        return result
+
+    def patch(
+        self,
+        kind: str | ResourceType,
+        namespace: str | None,
+        name: str,
+        patch: JsonObj,
+        *,
+        subresource: str | None = None,
+    ) -> JsonObj:
+        """JSON merge patch (RFC 7386) of an object or a subresource."""
+        path = _resource(kind).path(namespace, name)
+        if subresource:
+            path += f"/{subresource}"
+        result: JsonObj = self.request(
+            "PATCH", path, patch, content_type="application/merge-patch+json"
+        )
+        return result
+
+    def patch_status(
+        self, kind: str | ResourceType, namespace: str, name: str, status: JsonObj
+    ) -> JsonObj:
+        """Write ``status`` through the ``/status`` subresource.
+
+        Like helm-controller, this sends a merge patch to ``.../status``:
+        only ``.status`` changes, lists in it (conditions) are replaced
+        whole, ``metadata.generation`` stays put.
+        """
+        return self.patch(
+            kind, namespace, name, {"status": status}, subresource="status"
+        )
+
+    def replace_status(self, obj: JsonObj) -> JsonObj:
+        """PUT the whole object to ``/status`` (needs metadata.resourceVersion)."""
+        rt = _resource(obj["kind"])
+        meta = obj["metadata"]
+        ns = meta.get("namespace") if rt.namespaced else None
+        result: JsonObj = self.request(
+            "PUT", rt.path(ns, meta["name"]) + "/status", obj
+        )
+        return result
+
+    def delete(
+        self, kind: str | ResourceType, namespace: str | None, name: str
+    ) -> JsonObj | None:
+        result: JsonObj | None = self.request(
+            "DELETE", _resource(kind).path(namespace, name)
+        )
+        return result
+
+    def create_namespace(self, name: str, *, exist_ok: bool = True) -> JsonObj:
+        obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            return self.create(obj)
+        except ApiError as exc:
+            if exc.status == 409 and exist_ok:
+                return self.get("Namespace", None, name)
+            raise
+
+    def apply_crds(self, timeout: float = 60.0) -> None:
+        """Create (or update) the test CRDs and wait until they are Established."""
+        for crd in CRDS:
+            name = crd["metadata"]["name"]
+            try:
+                self.create(crd)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                current = self.get("CustomResourceDefinition", None, name)
+                updated = dict(crd)
+                updated["metadata"] = {
+                    **crd["metadata"],
+                    "resourceVersion": current["metadata"]["resourceVersion"],
+                }
+                self.replace(updated)
+        deadline = time.monotonic() + timeout
+        for crd in CRDS:
+            name = crd["metadata"]["name"]
+            while not self._crd_ready(crd):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"CRD {name} not Established in {timeout}s")
+                time.sleep(0.1)
+
+    def _crd_ready(self, crd: JsonObj) -> bool:
+        name = crd["metadata"]["name"]
+        current = self.get("CustomResourceDefinition", None, name)
+        conditions = current.get("status", {}).get("conditions") or []
+        established = any(
+            c.get("type") == "Established" and c.get("status") == "True"
+            for c in conditions
+        )
+        if not established:
+            return False
+        # Established can precede the new endpoint being routable; a list
+        # answering 200 proves it is.
+        spec = crd["spec"]
+        rt = ResourceType(
+            spec["names"]["kind"],
+            spec["group"],
+            spec["versions"][0]["name"],
+            spec["names"]["plural"],
+        )
+        try:
+            self.list(rt)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def grant(
+        self,
+        user: str,
+        *,
+        resources: Sequence[str],
+        verbs: Sequence[str],
+        api_groups: Sequence[str],
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Give ``user`` ``verbs`` on ``resources`` via a (Cluster)Role+Binding.
+
+        With ``namespace`` a Role/RoleBinding there, otherwise cluster-wide.
+        """
+        rbac = "rbac.authorization.k8s.io/v1"
+        role_name = name or f"test-{user}-{'-'.join(resources)}".replace("/", "-")
+        meta: JsonObj = {"name": role_name}
+        if namespace is not None:
+            meta["namespace"] = namespace
+        role_kind = "Role" if namespace is not None else "ClusterRole"
+        self.create(
+            {
+                "apiVersion": rbac,
+                "kind": role_kind,
+                "metadata": dict(meta),
+                "rules": [
+                    {
+                        "apiGroups": [*api_groups],
+                        "resources": [*resources],
+                        "verbs": [*verbs],
+                    }
+                ],
+            }
+        )
+        self.create(
+            {
+                "apiVersion": rbac,
+                "kind": "RoleBinding"
+                if namespace is not None
+                else "ClusterRoleBinding",
+                "metadata": dict(meta),
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": role_kind,
+                    "name": role_name,
+                },
+                "subjects": [
+                    {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "User",
+                        "name": user,
+                    }
+                ],
+            }
+        )
+
+
+def helmrelease(
+    name: str,
+    namespace: str,
+    *,
+    chart: str = "podinfo",
+    version: str = "6.5.4",
+    source: str = "podinfo",
+    interval: str = "5m",
+    labels: Mapping[str, str] | None = None,
+) -> JsonObj:
+    """A small, valid-looking HelmRelease v2 literal."""
+    meta: JsonObj = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    return {
+        "apiVersion": HELMRELEASE.api_version,
+        "kind": HELMRELEASE.kind,
+        "metadata": meta,
+        "spec": {
+            "interval": interval,
+            "chart": {
+                "spec": {
+                    "chart": chart,
+                    "version": version,
+                    "sourceRef": {"kind": "HelmRepository", "name": source},
+                }
+            },
+        },
+    }
+
+
+def helmchart(
+    name: str,
+    namespace: str,
+    *,
+    chart: str = "podinfo",
+    version: str = "6.5.4",
+    source: str = "podinfo",
+) -> JsonObj:
+    """A small HelmChart v1 literal, as helm-controller would create it."""
+    return {
+        "apiVersion": HELMCHART.api_version,
+        "kind": HELMCHART.kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "chart": chart,
+            "version": version,
+            "interval": "5m",
+            "sourceRef": {"kind": "HelmRepository", "name": source},
+        },
+    }
