@@ -28,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--binary", help="kube-apiserver binary (default: build/cache)")
     parser.add_argument("--no-crds", action="store_true", help="skip the Flux CRDs")
-    parser.add_argument(
-        "--compaction-interval", default="5s", help="etcd compaction interval"
-    )
+    parser.add_argument("--compaction-interval", default="5s", help="etcd compaction interval")
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -39,9 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     try:
-        with LocalCluster(
-            args.binary, compaction_interval=args.compaction_interval
-        ) as cluster:
+        with LocalCluster(args.binary, compaction_interval=args.compaction_interval) as cluster:
             # Installed once up: a Ctrl-C during start interrupts start(),
             # which cleans up after itself.
             signal.signal(signal.SIGTERM, on_signal)

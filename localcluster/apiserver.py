@@ -74,8 +74,7 @@ def ensure_apiserver_binary(timeout: float = 1800.0) -> Path:
     lines = proc.stdout.decode(errors="replace").strip().splitlines()
     if proc.returncode != 0 or not lines:
         raise ClusterError(
-            f"{BUILD_SCRIPT} exited with {proc.returncode}; stderr ends with:\n"
-            f"{stderr_tail}"
+            f"{BUILD_SCRIPT} exited with {proc.returncode}; stderr ends with:\n{stderr_tail}"
         )
     path = Path(lines[-1])
     if not os.access(path, os.X_OK):
@@ -225,9 +224,7 @@ class LocalCluster:
             if self._binary is None:
                 self._binary = ensure_apiserver_binary(self._build_timeout)
             if shutil.which(self._etcd_binary) is None:
-                raise ClusterError(
-                    f"{self._etcd_binary} not found; run scripts/install-e2e-deps"
-                )
+                raise ClusterError(f"{self._etcd_binary} not found; run scripts/install-e2e-deps")
             _sweep_stale_workdirs()
             self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
             _LIVE.add(self)
@@ -402,9 +399,7 @@ class LocalCluster:
             ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)],
         ):
             try:
-                subprocess.run(
-                    cmd, stdin=subprocess.DEVNULL, capture_output=True, check=True
-                )
+                subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=True)
             except (OSError, subprocess.CalledProcessError) as exc:
                 raise ClusterError(f"{' '.join(cmd)} failed: {exc}") from exc
 
@@ -421,7 +416,7 @@ class LocalCluster:
                 cwd=self.workdir,
                 # The parent-death signal is tied to the spawning thread, so
                 # only ask for it from the main thread.
-                preexec_fn=_parent_death_signal if in_main else None,  # noqa: PLW1509
+                preexec_fn=_parent_death_signal if in_main else None,
             )
 
     def _start_etcd(self) -> None:
@@ -450,9 +445,7 @@ class LocalCluster:
         while True:
             proc = self._etcd
             if proc is None or proc.poll() is not None:
-                raise ClusterError(
-                    f"etcd exited early:\n{_log_tail(self.logs['etcd'])}"
-                )
+                raise ClusterError(f"etcd exited early:\n{_log_tail(self.logs['etcd'])}")
             try:
                 with urllib.request.urlopen(url, timeout=2.0) as resp:
                     if json.loads(resp.read()).get("health") == "true":
@@ -460,9 +453,7 @@ class LocalCluster:
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"etcd not healthy after 30s:\n{_log_tail(self.logs['etcd'])}"
-                )
+                raise ClusterError(f"etcd not healthy after 30s:\n{_log_tail(self.logs['etcd'])}")
             time.sleep(0.05)
 
     def _apiserver_args(self) -> list[str]:

@@ -52,12 +52,8 @@ class ResourceType:
         return base
 
 
-HELMRELEASE: Final = ResourceType(
-    "HelmRelease", "helm.toolkit.fluxcd.io", "v2", "helmreleases"
-)
-HELMCHART: Final = ResourceType(
-    "HelmChart", "source.toolkit.fluxcd.io", "v1", "helmcharts"
-)
+HELMRELEASE: Final = ResourceType("HelmRelease", "helm.toolkit.fluxcd.io", "v2", "helmreleases")
+HELMCHART: Final = ResourceType("HelmChart", "source.toolkit.fluxcd.io", "v1", "helmcharts")
 
 KINDS: Final[dict[str, ResourceType]] = {
     rt.kind: rt
@@ -70,9 +66,7 @@ KINDS: Final[dict[str, ResourceType]] = {
         ResourceType("ServiceAccount", "", "v1", "serviceaccounts"),
         ResourceType("Role", "rbac.authorization.k8s.io", "v1", "roles"),
         ResourceType("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings"),
-        ResourceType(
-            "ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False
-        ),
+        ResourceType("ClusterRole", "rbac.authorization.k8s.io", "v1", "clusterroles", False),
         ResourceType(
             "ClusterRoleBinding",
             "rbac.authorization.k8s.io",
@@ -108,9 +102,7 @@ class ApiError(Exception):
         if isinstance(parsed, dict):
             self.reason = str(parsed.get("reason", ""))
             self.message = str(parsed.get("message", self.message))
-        super().__init__(
-            f"{method} {path}: HTTP {status} {self.reason}: {self.message}"
-        )
+        super().__init__(f"{method} {path}: HTTP {status} {self.reason}: {self.message}")
 
 
 class ApiConnectionError(Exception):
@@ -140,17 +132,13 @@ class KubeClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self._ssl = ssl.create_default_context(
-            cafile=str(ca_file) if ca_file is not None else None
-        )
+        self._ssl = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
 
     @classmethod
     def for_cluster(
         cls, cluster: LocalCluster, user: str = "admin", *, timeout: float = 10.0
     ) -> KubeClient:
-        return cls(
-            cluster.url, cluster.token_for(user), cluster.ca_file, timeout=timeout
-        )
+        return cls(cluster.url, cluster.token_for(user), cluster.ca_file, timeout=timeout)
 
     # -- raw -------------------------------------------------------------
 
@@ -274,9 +262,7 @@ class KubeClient:
         result: JsonObj = self.request("POST", rt.path(ns), obj)
         return result
 
-    def get(
-        self, kind: str | ResourceType, namespace: str | None, name: str
-    ) -> JsonObj:
+    def get(self, kind: str | ResourceType, namespace: str | None, name: str) -> JsonObj:
         result: JsonObj = self.request("GET", _resource(kind).path(namespace, name))
         return result
 
@@ -289,9 +275,7 @@ class KubeClient:
     ) -> JsonObj:
         """Return the List object (``items``, ``metadata.resourceVersion``)."""
         query = {"labelSelector": label_selector} if label_selector else None
-        result: JsonObj = self.request(
-            "GET", _resource(kind).path(namespace), query=query
-        )
+        result: JsonObj = self.request("GET", _resource(kind).path(namespace), query=query)
         return result
 
     def replace(self, obj: JsonObj) -> JsonObj:
@@ -328,26 +312,18 @@ class KubeClient:
         only ``.status`` changes, lists in it (conditions) are replaced
         whole, ``metadata.generation`` stays put.
         """
-        return self.patch(
-            kind, namespace, name, {"status": status}, subresource="status"
-        )
+        return self.patch(kind, namespace, name, {"status": status}, subresource="status")
 
     def replace_status(self, obj: JsonObj) -> JsonObj:
         """PUT the whole object to ``/status`` (needs metadata.resourceVersion)."""
         rt = _resource(obj["kind"])
         meta = obj["metadata"]
         ns = meta.get("namespace") if rt.namespaced else None
-        result: JsonObj = self.request(
-            "PUT", rt.path(ns, meta["name"]) + "/status", obj
-        )
+        result: JsonObj = self.request("PUT", rt.path(ns, meta["name"]) + "/status", obj)
         return result
 
-    def delete(
-        self, kind: str | ResourceType, namespace: str | None, name: str
-    ) -> JsonObj | None:
-        result: JsonObj | None = self.request(
-            "DELETE", _resource(kind).path(namespace, name)
-        )
+    def delete(self, kind: str | ResourceType, namespace: str | None, name: str) -> JsonObj | None:
+        result: JsonObj | None = self.request("DELETE", _resource(kind).path(namespace, name))
         return result
 
     def create_namespace(self, name: str, *, exist_ok: bool = True) -> JsonObj:
@@ -388,8 +364,7 @@ class KubeClient:
         current = self.get("CustomResourceDefinition", None, name)
         conditions = current.get("status", {}).get("conditions") or []
         established = any(
-            c.get("type") == "Established" and c.get("status") == "True"
-            for c in conditions
+            c.get("type") == "Established" and c.get("status") == "True" for c in conditions
         )
         if not established:
             return False
@@ -447,9 +422,7 @@ class KubeClient:
         self.create(
             {
                 "apiVersion": rbac,
-                "kind": "RoleBinding"
-                if namespace is not None
-                else "ClusterRoleBinding",
+                "kind": "RoleBinding" if namespace is not None else "ClusterRoleBinding",
                 "metadata": dict(meta),
                 "roleRef": {
                     "apiGroup": "rbac.authorization.k8s.io",

@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from localcluster import KubeClient, LocalCluster
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "e2e: end-to-end test against a real local kube-apiserver + etcd"
-    )
-
-
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
     from localcluster import ClusterError, LocalCluster

@@ -113,9 +113,7 @@ def test_helmrelease_status_roundtrip(admin: KubeClient, namespace: str) -> None
     assert listed["metadata"]["resourceVersion"]
 
     chart = admin.create(helmchart(f"{namespace}-podinfo", namespace))
-    admin.patch_status(
-        HELMCHART, namespace, chart["metadata"]["name"], {"observedChartName": "x"}
-    )
+    admin.patch_status(HELMCHART, namespace, chart["metadata"]["name"], {"observedChartName": "x"})
     admin.delete(HELMRELEASE, namespace, "podinfo")
     with pytest.raises(ApiError) as err:
         admin.get(HELMRELEASE, namespace, "podinfo")
@@ -123,9 +121,7 @@ def test_helmrelease_status_roundtrip(admin: KubeClient, namespace: str) -> None
     assert err.value.reason == "NotFound"
 
 
-def test_watch_from_compacted_revision_gets_410(
-    admin: KubeClient, namespace: str
-) -> None:
+def test_watch_from_compacted_revision_gets_410(admin: KubeClient, namespace: str) -> None:
     obj = admin.create(helmrelease("old", namespace))
     old_rv = obj["metadata"]["resourceVersion"]
     for i in range(3):
@@ -262,9 +258,7 @@ def test_proxy_pause_holds_bytes_on_open_stream(
             read_timeout=5.0,
         )
         received: list[dict[str, Any]] = []
-        reader = threading.Thread(
-            target=lambda: received.append(next(events)), daemon=True
-        )
+        reader = threading.Thread(target=lambda: received.append(next(events)), daemon=True)
         proxy.pause()
         reader.start()
         admin.patch_status(HELMRELEASE, namespace, "held", {"n": 1})
@@ -276,9 +270,7 @@ def test_proxy_pause_holds_bytes_on_open_stream(
         assert received[0]["object"]["status"] == {"n": 1}
 
 
-def test_proxy_cut_and_restore(
-    cluster: LocalCluster, admin: KubeClient, namespace: str
-) -> None:
+def test_proxy_cut_and_restore(cluster: LocalCluster, admin: KubeClient, namespace: str) -> None:
     with TcpProxy(cluster.port) as proxy:
         client = _proxied(cluster, proxy, timeout=5.0)
         start = admin.create(helmrelease("cut", namespace))
