@@ -3,24 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+import time
 from collections.abc import Sequence
 
+import structlog
+
 from flux_adapter import __version__
+from flux_adapter.config import EXIT_CONFIG, ConfigError, Settings, load_settings
+from flux_adapter.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flux-adapter",
-        description="Watch Flux HelmReleases and keep an OpenovaFlow server's graph equal to them.",
+        description=(
+            "Watch Flux HelmReleases and keep an OpenovaFlow server's graph equal to them. "
+            "Configured by environment variables (see the README)."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"flux-adapter {__version__}")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print envelopes as JSON lines on stdout instead of POSTing "
+        "(no FLOW_SERVER_URL needed, leader election off)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the environment, print the effective settings and exit",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        help="kubeconfig file (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)",
+    )
     return parser
 
 
+def _effective(settings: Settings) -> str:
+    shown = settings.model_dump()
+    return "\n".join(f"{name.upper()}={value}" for name, value in shown.items())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    args = build_parser().parse_args(argv)
+    # The lease library stamps renew times from the local clock without a zone.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        settings = load_settings(dry_run=args.dry_run)
+    except ConfigError as err:
+        for line in err.lines:
+            print(f"flux-adapter: config: {line}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        print(_effective(settings))
+        return 0
+    configure_logging(settings.log_level, settings.log_format)
+    from flux_adapter.app import Adapter
+    from flux_adapter.kube import KubeConfigError
+
+    adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
+    try:
+        return asyncio.run(adapter.run())
+    except KubeConfigError as err:
+        structlog.get_logger(__name__).error("kubeconfig_unusable", error=str(err))
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

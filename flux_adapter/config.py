@@ -29,7 +29,6 @@ def _seconds(value: object) -> object:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 PositiveSeconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 
 
@@ -65,12 +64,12 @@ class Settings(BaseSettings):
     flow_id: str
     region_key: str
     namespace_filter: str = "flux-system"
-    emit_interval: Seconds = 0.2
+    emit_interval: PositiveSeconds = 0.2
     post_timeout: PositiveSeconds = 10.0
     health_listen_addr: str = ":8081"
     resync_interval: PositiveSeconds = 60.0
     watch_inactivity_timeout: PositiveSeconds = 90.0
-    shutdown_timeout: Seconds = 5.0
+    shutdown_timeout: PositiveSeconds = 5.0
     lease_duration: PositiveSeconds = 15.0
     lease_renew_deadline: PositiveSeconds = 10.0
     lease_retry_period: PositiveSeconds = 2.0
