@@ -1,0 +1,391 @@
+"""The list/watch loop, as client-go's reflector runs it, for one resource.
+
+LIST (in pages) replaces the store, WATCH from the list's version applies
+each change, and the loop keeps the last version it understood so that any
+interruption resumes exactly there. Only an expired version costs a new
+LIST. Nothing here knows which server it talks to: it reads HTTP statuses,
+Status objects and newline-delimited events, as every kube-apiserver sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn
+
+import aiohttp
+import structlog
+from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
+
+from flux_adapter.api_errors import ApiError, ProtocolError, error_from_body, status_fields
+from flux_adapter.metrics import Metrics
+from flux_adapter.reconnect_backoff import ReconnectBackoff
+from flux_adapter.resources import Resource
+from flux_adapter.store import Relist, Store
+from flux_adapter.watch_event import WatchEvent, parse_event
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Watcher:
+    """Keeps one resource of the store equal to the cluster, until cancelled.
+
+    Failure policy, chosen deliberately: every failure of the conversation
+    with the API server (an error status, a refused, dropped or silent
+    connection, a malformed answer) is expected in a cluster's life, so it is
+    handled here by relisting, resuming or backing off, and the loop never
+    gives up on it. Anything else (a bug in this process, a sink that raises)
+    is not caught: `run()` ends with that exception, so the supervisor sees a
+    dead task and liveness goes down. Retrying a bug would keep a process
+    that looks healthy while its picture of the cluster is wrong.
+    """
+
+    def __init__(
+        self,
+        api: ApiClient,
+        resource: Resource,
+        store: Store,
+        metrics: Metrics,
+        *,
+        namespace: str | None = None,
+        page_limit: int = 500,
+        inactivity_timeout: float = 90.0,
+        server_timeout: tuple[int, int] = (300, 600),
+        min_watch_duration: float = 1.0,
+        backoff_initial: float = 0.8,
+        backoff_cap: float = 30.0,
+        backoff_reset_after: float = 120.0,
+        request_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.resource = resource
+        self.namespace = namespace or None
+        self.page_limit = page_limit
+        self.inactivity_timeout = inactivity_timeout
+        self.server_timeout = server_timeout
+        self.min_watch_duration = min_watch_duration
+        self.request_timeout = request_timeout
+        self._api = CustomObjectsApi(api)
+        self._store = store
+        self._metrics = metrics
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._backoff = ReconnectBackoff(
+            initial=backoff_initial,
+            cap=backoff_cap,
+            reset_after=backoff_reset_after,
+            clock=clock,
+            rng=self._rng,
+        )
+        self._where = {"resource": resource.name, "namespace": self.namespace or "*"}
+        self._version: str | None = None
+        self._relist_reason = "initial"
+        self._progress = False
+        self._running = False
+        self._last_heard = clock()
+
+    @property
+    def last_heard(self) -> float:
+        """Clock time of the last event, bookmark or successful (re)connect.
+
+        Before the first contact it is the time the loop started, so a loop
+        that never reaches the server goes stale exactly like one that lost it.
+        """
+        return self._last_heard
+
+    @property
+    def alive(self) -> bool:
+        """Whether `run()` is in progress; it ends only by cancellation or by a bug."""
+        return self._running
+
+    @property
+    def resource_version(self) -> str | None:
+        """Where the next watch resumes; None while a LIST is due."""
+        return self._version
+
+    async def run(self) -> NoReturn:
+        self._running = True
+        self._last_heard = self._clock()
+        try:
+            while True:
+                delay = await self._attempt()
+                if delay > 0:
+                    await self._sleep(delay)
+        finally:
+            self._running = False
+
+    async def _attempt(self) -> float:
+        """One LIST or one WATCH; returns how long to wait before the next attempt."""
+        verb = "list" if self._version is None else "watch"
+        try:
+            if verb == "list":
+                await self._list()
+                return 0.0
+            return await self._watch()
+        except ApiError as err:
+            return self._api_failed(err)
+        except (aiohttp.ClientError, ProtocolError, TimeoutError, OSError) as err:
+            delay = self._backoff.failure()
+            if verb == "watch":
+                self._metrics.watch_restarts.labels(
+                    resource=self.resource.kind, reason="error"
+                ).inc()
+            log.warning(
+                "kube_request_failed",
+                **self._where,
+                verb=verb,
+                error=str(err) or type(err).__name__,
+                error_type=type(err).__name__,
+                retry_in=round(delay, 3),
+            )
+            return delay
+
+    def _api_failed(self, err: ApiError) -> float:
+        fields = {
+            "verb": err.verb,
+            "status": err.status,
+            "reason": err.reason,
+            "message": err.message,
+        }
+        if err.expired:
+            self._version = None
+            self._relist_reason = "expired"
+            if err.verb == "watch":
+                self._metrics.watch_restarts.labels(
+                    resource=self.resource.kind, reason="expired"
+                ).inc()
+            # A version that expires right after a fresh LIST means the server
+            # keeps refusing what it just gave: wait, or this would be a hot loop.
+            delay = 0.0 if self._progress else self._backoff.failure()
+            log.info("resource_version_expired", **self._where, retry_in=round(delay, 3), **fields)
+            return delay
+        if err.denied:
+            delay = self._backoff.failure(at_cap=True)
+            log.error(
+                "rbac_denied",
+                **self._where,
+                group=self.resource.group,
+                plural=self.resource.plural,
+                missing=f"{err.verb} {self.resource.name}",
+                retry_in=round(delay, 3),
+                **fields,
+            )
+            return delay
+        delay = self._backoff.failure()
+        if err.not_found:
+            # The CRD is missing; whatever comes back after it is a new set of
+            # objects, so list afresh. The store is kept meanwhile: a restarting
+            # API server answers 404 for custom resources until it has loaded
+            # their CRDs, and emptying the canvas for that would be a lie.
+            self._version = None
+            self._relist_reason = "error"
+            log.warning("resource_not_found", **self._where, retry_in=round(delay, 3), **fields)
+            return delay
+        log.warning("kube_api_error", **self._where, retry_in=round(delay, 3), **fields)
+        return delay
+
+    def _heard(self) -> None:
+        self._last_heard = self._clock()
+
+    async def _request(self, verb: str, **params: Any) -> aiohttp.ClientResponse:
+        """Send one LIST or WATCH and return the open response once its status is 200.
+
+        The status line is awaited under `request_timeout`; the body is the
+        caller's to read under its own deadline, because a watch body lasts
+        minutes.
+        """
+        if verb == "watch":
+            timeout = aiohttp.ClientTimeout(
+                connect=self.request_timeout, sock_connect=self.request_timeout
+            )
+        else:
+            timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        group, version, plural = self.resource.group, self.resource.version, self.resource.plural
+        async with asyncio.timeout(self.request_timeout):
+            if self.namespace is None:
+                response: aiohttp.ClientResponse = await self._api.list_cluster_custom_object(
+                    group,
+                    version,
+                    plural,
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                    **params,
+                )
+            else:
+                response = await self._api.list_namespaced_custom_object(
+                    group,
+                    version,
+                    self.namespace,
+                    plural,
+                    _preload_content=False,
+                    _request_timeout=timeout,
+                    **params,
+                )
+        if response.status == 200:
+            return response
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                body = await response.read()
+        finally:
+            response.close()
+        raise error_from_body(
+            body,
+            response.status,
+            verb=verb,
+            resource=self.resource.name,
+            namespace=self.namespace,
+        )
+
+    async def _list(self) -> None:
+        relist = self._store.relist(self.resource.kind)
+        token: str | None = None
+        restarted = False
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"limit": self.page_limit}
+            if token is not None:
+                params["_continue"] = token
+            try:
+                items, version, token = await self._page(params)
+            except ApiError as err:
+                if not (err.expired and token is not None and not restarted):
+                    raise
+                # The continue token outlived the server's snapshot: a consistent
+                # list can only start over.
+                log.info("list_continue_expired", **self._where, pages=pages)
+                relist = self._store.relist(self.resource.kind)
+                token, restarted, pages = None, True, 0
+                continue
+            pages += 1
+            for item in items:
+                relist.add(item)
+            if token is None:
+                break
+        self._commit(relist, version, pages)
+
+    def _commit(self, relist: Relist, version: str, pages: int) -> None:
+        relist.commit()
+        self._metrics.relists.labels(resource=self.resource.kind, reason=self._relist_reason).inc()
+        log.info(
+            "listed",
+            **self._where,
+            reason=self._relist_reason,
+            resource_version=version,
+            objects=self._store.count(self.resource.kind),
+            pages=pages,
+        )
+        self._version = version
+        self._progress = False
+
+    async def _page(self, params: dict[str, Any]) -> tuple[list[Any], str, str | None]:
+        """(items, list resourceVersion, continue token or None) of one LIST page."""
+        response = await self._request("list", **params)
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                body = await response.read()
+        finally:
+            response.release()
+        self._heard()
+        try:
+            decoded = response_json(body)
+            meta = decoded.get("metadata")
+            items = decoded.get("items")
+            if not isinstance(meta, Mapping) or not isinstance(items, list):
+                raise ValueError("no metadata or items")
+            version = meta.get("resourceVersion")
+            token = meta.get("continue") or None
+            if not isinstance(version, str) or not version:
+                raise ValueError("no metadata.resourceVersion")
+            if token is not None and not isinstance(token, str):
+                raise ValueError("metadata.continue is not a string")
+        except ValueError as err:
+            raise ProtocolError("list", self.resource.name, str(err), body) from err
+        return items, version, token
+
+    async def _watch(self) -> float:
+        low, high = self.server_timeout
+        response = await self._request(
+            "watch",
+            watch=True,
+            resource_version=self._version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=self._rng.randint(low, high),
+        )
+        opened = self._clock()
+        said = 0
+        self._heard()
+        try:
+            while True:
+                try:
+                    line = await asyncio.wait_for(
+                        response.content.readline(), self.inactivity_timeout
+                    )
+                except TimeoutError:
+                    return self._restart("inactivity", said)
+                except ValueError as err:  # aiohttp: a line over its buffer limit
+                    raise ProtocolError("watch", self.resource.name, str(err)) from err
+                if not line:
+                    if said == 0 and self._clock() - opened < self.min_watch_duration:
+                        # client-go's rule: a watch that closes at once having said
+                        # nothing is a failure, or a server doing that is a hot loop.
+                        delay = self._backoff.failure()
+                        log.warning("watch_closed_at_once", **self._where, retry_in=round(delay, 3))
+                        self._metrics.watch_restarts.labels(
+                            resource=self.resource.kind, reason="closed_empty"
+                        ).inc()
+                        return delay
+                    return self._restart("closed", said)
+                if not line.endswith(b"\n"):
+                    raise ProtocolError("watch", self.resource.name, "truncated event", line)
+                self._heard()
+                said += 1
+                self._handle(parse_event(line, self.resource.name))
+        finally:
+            response.close()
+
+    def _restart(self, reason: str, said: int) -> float:
+        self._metrics.watch_restarts.labels(resource=self.resource.kind, reason=reason).inc()
+        log.info(
+            "watch_reopen",
+            **self._where,
+            reason=reason,
+            events=said,
+            resource_version=self._version,
+        )
+        return 0.0
+
+    def _handle(self, event: WatchEvent) -> None:
+        self._metrics.watch_events.labels(resource=self.resource.kind, type=event.type).inc()
+        if event.type == "ERROR":
+            code, reason, message = status_fields(event.object, 500)
+            raise ApiError(
+                verb="watch",
+                resource=self.resource.name,
+                namespace=self.namespace,
+                status=code,
+                reason=reason,
+                message=message,
+            )
+        if event.type == "DELETED":
+            self._store.delete(self.resource.kind, event.object)
+        elif event.type != "BOOKMARK":
+            self._store.upsert(self.resource.kind, event.object)
+        version = event.resource_version
+        if version is not None:
+            self._version = version
+        self._progress = True
+
+
+def response_json(body: bytes) -> Mapping[str, Any]:
+    decoded = json.loads(body)
+    if not isinstance(decoded, Mapping):
+        raise ValueError("the body is not a JSON object")
+    return decoded

@@ -1,0 +1,106 @@
+"""Fixtures: a running fake API server, a client configured for it, and watch loops under test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flux_adapter.kube import TimedApiClient, api_client
+from flux_adapter.metrics import Metrics
+from flux_adapter.resources import HELM_RELEASES, Resource
+from flux_adapter.store import Store
+from flux_adapter.watch import Watcher
+from mapper import Graph
+from tests.adapter.support import REGION, RecordingSink
+from tests.fakes.kube_api import FakeKubeApi
+
+FAST: dict[str, Any] = {
+    "backoff_initial": 0.01,
+    "backoff_cap": 0.05,
+    "inactivity_timeout": 10.0,
+    "request_timeout": 5.0,
+}
+"""Tunables that keep tests quick; each test overrides what it is about."""
+
+
+@pytest.fixture
+async def kube_api() -> AsyncIterator[FakeKubeApi]:
+    fake = FakeKubeApi()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(
+        "apiVersion: v1\n"
+        "kind: Config\n"
+        "clusters:\n"
+        f"- name: fake\n  cluster:\n    server: {server}\n"
+        "users:\n"
+        "- name: fake\n  user:\n    token: not-a-secret\n"
+        "contexts:\n"
+        "- name: fake\n  context:\n    cluster: fake\n    user: fake\n"
+        "current-context: fake\n"
+    )
+    return path
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path, kube_api: FakeKubeApi) -> Path:
+    return write_kubeconfig(tmp_path / "kubeconfig", kube_api.url)
+
+
+@pytest.fixture
+async def api(kubeconfig: Path) -> AsyncIterator[TimedApiClient]:
+    client = await api_client(str(kubeconfig), request_timeout=5.0)
+    yield client
+    await client.close()
+
+
+class Harness:
+    """One graph and store fed by any number of watch loops against the fake."""
+
+    def __init__(self, api: TimedApiClient, kube: FakeKubeApi) -> None:
+        self.api = api
+        self.kube = kube
+        self.metrics = Metrics()
+        self.sink = RecordingSink()
+        self.graph = Graph(REGION, "flow-1")
+        self.store = Store(self.graph, self.sink, self.metrics)
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def watcher(self, resource: Resource = HELM_RELEASES, **tunables: Any) -> Watcher:
+        options = {"namespace": "flux-system", **FAST, **tunables}
+        return Watcher(self.api, resource, self.store, self.metrics, **options)
+
+    def start(self, resource: Resource = HELM_RELEASES, **tunables: Any) -> Watcher:
+        watcher = self.watcher(resource, **tunables)
+        self.tasks.append(asyncio.create_task(watcher.run()))
+        return watcher
+
+    def metric(self, name: str, **labels: str) -> float:
+        return self.metrics.value(f"flux_adapter_{name}_total", labels)
+
+    async def stop(self) -> list[BaseException]:
+        """Cancel every loop; returns what any of them died of before that."""
+        died = [t.exception() for t in self.tasks if t.done() and not t.cancelled()]
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        return [err for err in died if err is not None]
+
+
+@pytest.fixture
+async def harness(api: TimedApiClient, kube_api: FakeKubeApi) -> AsyncIterator[Harness]:
+    h = Harness(api, kube_api)
+    yield h
+    died = await h.stop()
+    assert not died, f"a watch loop died during the test: {died!r}"

@@ -1,0 +1,98 @@
+"""Helpers for the watch tests: a recording change sink, waiting without sleeps, objects."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mapper import Keys
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+REGION = "eu-1"
+
+
+class RecordingSink:
+    """A ChangeSink that remembers every notification, as copies."""
+
+    def __init__(self) -> None:
+        self.calls: list[Keys] = []
+
+    def notify(self, keys: Keys) -> None:
+        self.calls.append(Keys(nodes=set(keys.nodes), rels=set(keys.rels)))
+
+    def times_node(self, node_id: str) -> int:
+        """In how many notifications this node id appeared."""
+        return sum(1 for keys in self.calls if node_id in keys.nodes)
+
+
+PATIENCE = 15.0
+"""Seconds before `eventually` gives up: generous, it only bounds a failing test."""
+
+
+async def eventually(predicate: Callable[[], bool], what: str) -> None:
+    """Wait until `predicate()` holds, polling, so no test depends on how fast a machine is."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
+
+
+def node(name: str) -> str:
+    return f"{REGION}/{name}"
+
+
+def release(
+    name: str,
+    namespace: str = "flux-system",
+    *,
+    depends_on: tuple[str, ...] = (),
+    ready: str | None = None,
+    reason: str = "Succeeded",
+) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"interval": "10m", "dependsOn": [{"name": dep} for dep in depends_on]},
+    }
+    if ready is not None:
+        obj["status"] = {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "reason": reason,
+                    "message": "",
+                    "lastTransitionTime": "2026-11-21T23:40:00Z",
+                }
+            ]
+        }
+    return obj
+
+
+@cache
+def _load(name: str) -> str:
+    return (SHARED_FIXTURES / name).read_text()
+
+
+def upgrade_failed_release() -> dict[str, Any]:
+    """A HelmRelease exactly as a real kube-apiserver returned it (managedFields, values...)."""
+    data: dict[str, Any] = json.loads(_load("helmrelease-upgrade-failed.json"))
+    return data
+
+
+def ready_chart() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(_load("helmchart-ready.json"))
+    return data
+
+
+def bootstrap_kit() -> list[dict[str, Any]]:
+    """The 30 HelmReleases of a real cluster bootstrap."""
+    return [copy.deepcopy(doc) for doc in yaml.safe_load_all(_load("bootstrap-kit.yaml")) if doc]

@@ -1,0 +1,1 @@
+"""Fakes of the adapter's two peers, faithful where the adapter looks."""
