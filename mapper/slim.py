@@ -46,11 +46,10 @@ def _conditions(value: Any) -> Any:
         return value
     kept = []
     for cond in value:
-        if isinstance(cond, Mapping):
-            if cond.get("type") in _KEPT_CONDITIONS:
-                kept.append(_pick(cond, _CONDITION))
-        else:
-            kept.append(cond)
+        ctype = cond.get("type") if isinstance(cond, Mapping) else None
+        if isinstance(ctype, str) and ctype and ctype not in _KEPT_CONDITIONS:
+            continue
+        kept.append(_pick(cond, _CONDITION))
     return kept
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mapper import Keys
+from tests.fixtures import bootstrap_kit, ready_chart, upgrade_failed_release
 
-SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 REGION = "eu-1"
+
+__all__ = [
+    "PATIENCE",
+    "REGION",
+    "RecordingSink",
+    "bootstrap_kit",
+    "eventually",
+    "node",
+    "ready_chart",
+    "release",
+    "upgrade_failed_release",
+]
 
 
 class RecordingSink:
@@ -75,24 +81,3 @@ def release(
             ]
         }
     return obj
-
-
-@cache
-def _load(name: str) -> str:
-    return (SHARED_FIXTURES / name).read_text()
-
-
-def upgrade_failed_release() -> dict[str, Any]:
-    """A HelmRelease exactly as a real kube-apiserver returned it (managedFields, values...)."""
-    data: dict[str, Any] = json.loads(_load("helmrelease-upgrade-failed.json"))
-    return data
-
-
-def ready_chart() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(_load("helmchart-ready.json"))
-    return data
-
-
-def bootstrap_kit() -> list[dict[str, Any]]:
-    """The 30 HelmReleases of a real cluster bootstrap."""
-    return [copy.deepcopy(doc) for doc in yaml.safe_load_all(_load("bootstrap-kit.yaml")) if doc]

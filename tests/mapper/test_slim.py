@@ -34,3 +34,8 @@ def test_slim_copies_wrong_types_as_they_are() -> None:
         "metadata": "oops",
         "spec": [1],
     }
+
+
+def test_slim_keeps_conditions_it_cannot_name_so_the_mapper_can_refuse_them() -> None:
+    obj = {"metadata": {"name": "x"}, "status": {"conditions": [{}, {"type": 3}, "junk"]}}
+    assert slim("HelmRelease", obj)["status"]["conditions"] == [{}, {"type": 3}, "junk"]
