@@ -16,7 +16,12 @@ from typing import Any
 
 import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+from kubernetes_asyncio.config import (
+    ConfigException,
+    list_kube_config_contexts,
+    load_incluster_config,
+    load_kube_config,
+)
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 """Seconds for one ordinary request, connection and whole body included."""
@@ -76,3 +81,32 @@ async def api_client(
     except (ConfigException, OSError, ValueError) as err:
         raise KubeConfigError(source, str(err)) from err
     return TimedApiClient(configuration, request_timeout)
+
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def default_namespace(
+    kubeconfig: str | None = None,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    service_account_file: Path = SERVICE_ACCOUNT_NAMESPACE,
+) -> str:
+    """Where the lease lives when POD_NAMESPACE is unset: the pod's, else the context's.
+
+    Mirrors what `kubectl` would use, so a local run and a pod agree on one
+    lease per cluster namespace.
+    """
+    source = config_source(kubeconfig, environ)
+    if source == IN_CLUSTER:
+        try:
+            return service_account_file.read_text().strip() or "default"
+        except OSError as err:
+            raise KubeConfigError(source, f"cannot read the pod's namespace: {err}") from err
+    try:
+        _, active = list_kube_config_contexts(config_file=source)
+    except (ConfigException, OSError) as err:
+        raise KubeConfigError(source, str(err)) from err
+    context = (active or {}).get("context") or {}
+    namespace = context.get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else "default"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -148,7 +149,9 @@ class LeaderElector:
         """Stand for election forever; the library's run() returns on every loss."""
         config = Config(
             self._lock,
-            lease_duration=self._lease_duration,
+            # The Lease stores whole seconds and the library formats the value
+            # with str() before int(): hand it an int, rounded up to stay safe.
+            lease_duration=math.ceil(self._lease_duration),
             renew_deadline=self._renew_deadline,
             retry_period=self._retry_period,
             onstarted_leading=self._started,

@@ -9,7 +9,13 @@ import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import CustomObjectsApi
 
-from flux_adapter.kube import IN_CLUSTER, KubeConfigError, api_client, config_source
+from flux_adapter.kube import (
+    IN_CLUSTER,
+    KubeConfigError,
+    api_client,
+    config_source,
+    default_namespace,
+)
 from flux_adapter.resources import HELM_RELEASES
 from tests.adapter.conftest import write_kubeconfig
 from tests.fakes.kube_api import FakeKubeApi
@@ -66,3 +72,24 @@ async def test_a_request_without_its_own_timeout_gets_the_default(tmp_path: Path
     finally:
         never.set()
         await fake.close()
+
+
+def test_default_namespace_reads_the_pod_service_account_in_a_pod(tmp_path: Path) -> None:
+    sa = tmp_path / "namespace"
+    sa.write_text("platform\n")
+    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    assert default_namespace(environ=environ, service_account_file=sa) == "platform"
+
+
+def test_default_namespace_follows_the_kubeconfig_context(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dev\n"
+        "contexts:\n- name: dev\n  context: {cluster: c, user: u, namespace: team-a}\n"
+        "- name: other\n  context: {cluster: c, user: u}\n"
+        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:6443'}\n"
+        "users:\n- name: u\n  user: {token: t}\n"
+    )
+    assert default_namespace(str(config), environ={}) == "team-a"
+    config.write_text(config.read_text().replace("current-context: dev", "current-context: other"))
+    assert default_namespace(str(config), environ={}) == "default"

@@ -1,0 +1,134 @@
+"""Leader election against the fake API server's Lease endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from flux_adapter.kube import TimedApiClient, api_client
+from flux_adapter.leader import LeaderElector
+from flux_adapter.metrics import Metrics
+from tests.adapter.conftest import write_kubeconfig
+from tests.adapter.support import eventually
+from tests.fakes.kube_api import FakeKubeApi
+from tests.fakes.leases import FakeLeases
+
+NS = "flux-system"
+LEASE = "flux-adapter"
+TIMING = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 1.0}
+
+
+@dataclass
+class Rig:
+    api: FakeKubeApi
+    leases: FakeLeases
+    kubeconfig: Path
+    clients: list[TimedApiClient] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def candidate(self, identity: str) -> tuple[LeaderElector, Metrics, list[str]]:
+        client = await api_client(str(self.kubeconfig), request_timeout=1.0)
+        self.clients.append(client)
+        gains: list[str] = []
+        metrics = Metrics()
+        elector = LeaderElector(
+            client,
+            name=LEASE,
+            namespace=NS,
+            identity=identity,
+            request_timeout=1.0,
+            metrics=metrics,
+            on_gain=lambda: gains.append(identity),
+            on_loss=lambda: None,
+            **TIMING,
+        )
+        self.tasks.append(asyncio.create_task(elector.run()))
+        return elector, metrics, gains
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    api = FakeKubeApi()
+    leases = FakeLeases(api)
+    await api.start()
+    setup = Rig(api, leases, write_kubeconfig(tmp_path / "kubeconfig", api.url))
+    yield setup
+    for task in setup.tasks:
+        task.cancel()
+    await asyncio.gather(*setup.tasks, return_exceptions=True)
+    for client in setup.clients:
+        await client.close()
+    await api.close()
+
+
+async def test_of_two_candidates_exactly_one_may_post(rig: Rig) -> None:
+    first, first_metrics, _ = await rig.candidate("pod-a")
+    second, second_metrics, _ = await rig.candidate("pod-b")
+    await eventually(lambda: first.may_post() or second.may_post(), "a leader is elected")
+    await asyncio.sleep(TIMING["lease_duration"])
+    assert [first.may_post(), second.may_post()].count(True) == 1
+    leader = "pod-a" if first.may_post() else "pod-b"
+    assert rig.leases.holder(NS, LEASE) == leader
+    assert (
+        first_metrics.value("flux_adapter_leader") + second_metrics.value("flux_adapter_leader")
+        == 1
+    )
+
+
+async def test_gaining_leadership_calls_back_once(rig: Rig) -> None:
+    elector, _, gains = await rig.candidate("pod-a")
+    await eventually(elector.may_post, "pod-a leads")
+    assert gains == ["pod-a"]
+
+
+async def test_a_killed_leader_is_replaced_within_the_lease_duration(rig: Rig) -> None:
+    first, _, _ = await rig.candidate("pod-a")
+    await eventually(first.may_post, "pod-a leads")
+    second, _, gains = await rig.candidate("pod-b")
+    rig.tasks[0].cancel()  # as SIGKILL: no release, the lease just stops being renewed
+    loop = asyncio.get_running_loop()
+    died = loop.time()
+    await eventually(second.may_post, "pod-b takes over")
+    assert loop.time() - died < TIMING["lease_duration"] + 2 * TIMING["retry_period"] + 1.0
+    assert gains == ["pod-b"]
+
+
+async def test_release_hands_over_at_once(rig: Rig) -> None:
+    first, _, _ = await rig.candidate("pod-a")
+    await eventually(first.may_post, "pod-a leads")
+    second, _, _ = await rig.candidate("pod-b")
+    await asyncio.sleep(TIMING["retry_period"] * 1.5)
+    rig.tasks[0].cancel()
+    await first.release()
+    assert not first.may_post()
+    assert rig.leases.holder(NS, LEASE) is None
+    await eventually(second.may_post, "pod-b takes over after the release")
+    assert rig.leases.writes[-1] == ("replace", "pod-b")
+
+
+async def test_a_leader_cut_off_from_the_api_stops_posting_before_its_lease_expires(
+    rig: Rig,
+) -> None:
+    elector, _, _ = await rig.candidate("pod-a")
+    await eventually(elector.may_post, "pod-a leads")
+    rig.leases.freeze()
+    loop = asyncio.get_running_loop()
+    frozen = loop.time()
+    await eventually(lambda: not elector.may_post(), "pod-a fences itself")
+    assert loop.time() - frozen < TIMING["lease_duration"]
+    rig.leases.thaw()
+    await eventually(elector.may_post, "pod-a leads again once the API answers")
+
+
+async def test_release_without_leadership_writes_nothing(rig: Rig) -> None:
+    first, _, _ = await rig.candidate("pod-a")
+    await eventually(first.may_post, "pod-a leads")
+    second, _, _ = await rig.candidate("pod-b")
+    writes = len(rig.leases.writes)
+    await second.release()
+    assert rig.leases.holder(NS, LEASE) == "pod-a"
+    assert all(verb != "replace" or holder for verb, holder in rig.leases.writes[writes:])
