@@ -19,7 +19,7 @@ from tests.fakes.leases import FakeLeases
 
 NS = "flux-system"
 LEASE = "flux-adapter"
-TIMING = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 1.0}
+LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 3.0, 2.0, 1.0
 
 
 @dataclass
@@ -44,7 +44,9 @@ class Rig:
             metrics=metrics,
             on_gain=lambda: gains.append(identity),
             on_loss=lambda: None,
-            **TIMING,
+            lease_duration=LEASE_DURATION,
+            renew_deadline=RENEW_DEADLINE,
+            retry_period=RETRY_PERIOD,
         )
         self.tasks.append(asyncio.create_task(elector.run()))
         return elector, metrics, gains
@@ -69,7 +71,7 @@ async def test_of_two_candidates_exactly_one_may_post(rig: Rig) -> None:
     first, first_metrics, _ = await rig.candidate("pod-a")
     second, second_metrics, _ = await rig.candidate("pod-b")
     await eventually(lambda: first.may_post() or second.may_post(), "a leader is elected")
-    await asyncio.sleep(TIMING["lease_duration"])
+    await asyncio.sleep(LEASE_DURATION)
     assert [first.may_post(), second.may_post()].count(True) == 1
     leader = "pod-a" if first.may_post() else "pod-b"
     assert rig.leases.holder(NS, LEASE) == leader
@@ -93,7 +95,7 @@ async def test_a_killed_leader_is_replaced_within_the_lease_duration(rig: Rig) -
     loop = asyncio.get_running_loop()
     died = loop.time()
     await eventually(second.may_post, "pod-b takes over")
-    assert loop.time() - died < TIMING["lease_duration"] + 2 * TIMING["retry_period"] + 1.0
+    assert loop.time() - died < LEASE_DURATION + 2 * RETRY_PERIOD + 1.0
     assert gains == ["pod-b"]
 
 
@@ -101,7 +103,7 @@ async def test_release_hands_over_at_once(rig: Rig) -> None:
     first, _, _ = await rig.candidate("pod-a")
     await eventually(first.may_post, "pod-a leads")
     second, _, _ = await rig.candidate("pod-b")
-    await asyncio.sleep(TIMING["retry_period"] * 1.5)
+    await asyncio.sleep(RETRY_PERIOD * 1.5)
     rig.tasks[0].cancel()
     await first.release()
     assert not first.may_post()
@@ -119,7 +121,7 @@ async def test_a_leader_cut_off_from_the_api_stops_posting_before_its_lease_expi
     loop = asyncio.get_running_loop()
     frozen = loop.time()
     await eventually(lambda: not elector.may_post(), "pod-a fences itself")
-    assert loop.time() - frozen < TIMING["lease_duration"]
+    assert loop.time() - frozen < LEASE_DURATION
     rig.leases.thaw()
     await eventually(elector.may_post, "pod-a leads again once the API answers")
 
