@@ -7,6 +7,8 @@ Put it between a client and the apiserver (point the client's kubeconfig at
 * ``pause()``   stop moving bytes in both directions, sockets stay open (a
   silent stall: the client sees no error, just nothing); ``resume()`` goes on
   where it stopped, nothing is lost;
+* ``stall_current()`` silence only the connections open now (a half-open
+  peer); new connections flow, so a client that reconnects recovers;
 * ``cut()``     close every current connection and refuse new ones (or, with
   ``hold_new=True``, accept and park them without forwarding) until
   ``restore()``;
@@ -39,6 +41,9 @@ class _Connection:
         self._closing = False
         self._pumps_left = 2
         self._done = threading.Event()
+        # Cleared by TcpProxy.stall_current(): this connection alone goes silent.
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     @property
     def closing(self) -> bool:
@@ -164,6 +169,18 @@ class TcpProxy:
 
     def resume(self) -> None:
         self._flowing.set()
+
+    def stall_current(self) -> int:
+        """Silence every open connection for good, as a half-open TCP peer would.
+
+        New connections flow normally, so a client that gives up on a silent
+        stream and reconnects recovers; returns how many were stalled.
+        """
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            conn.flowing.clear()
+        return len(conns)
 
     def cut(self, *, hold_new: bool = False, timeout: float = 5.0) -> None:
         """Close all current connections; refuse (or hold) new ones.
@@ -339,7 +356,7 @@ class TcpProxy:
     def _pump(self, conn: _Connection, src: socket.socket, dst: socket.socket) -> None:
         try:
             while not conn.closing:
-                if not self._flowing.wait(_TICK):
+                if not self._flowing.wait(_TICK) or not conn.flowing.wait(_TICK):
                     continue
                 ready, _, _ = select.select([src], [], [], _TICK)
                 if not ready:
@@ -351,7 +368,7 @@ class TcpProxy:
                         dst.shutdown(socket.SHUT_WR)
                     return
                 # Bytes read just before a pause are held until resume.
-                while not self._flowing.wait(_TICK):
+                while not self._flowing.wait(_TICK) or not conn.flowing.wait(_TICK):
                     if conn.closing:
                         return
                 dst.sendall(data)

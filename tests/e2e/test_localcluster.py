@@ -335,3 +335,27 @@ def test_stop_leaves_no_process_even_on_error(cluster: LocalCluster) -> None:
     assert not any(_alive(p) for p in seen["pids"])
     assert not seen["workdir"].exists()
     assert cluster.running  # the session cluster is untouched
+
+
+def test_proxy_stall_current_silences_open_streams_but_not_new_connections(
+    cluster: LocalCluster, admin: KubeClient, namespace: str
+) -> None:
+    with TcpProxy(cluster.port) as proxy:
+        client = _proxied(cluster, proxy, timeout=1.0)
+        start = admin.create(helmrelease("half-open", namespace))
+        events = client.watch(
+            HELMRELEASE,
+            namespace,
+            resource_version=start["metadata"]["resourceVersion"],
+            timeout_seconds=30,
+            read_timeout=1.0,
+        )
+        admin.patch_status(HELMRELEASE, namespace, "half-open", {"n": 1})
+        assert next(events)["type"] == "MODIFIED"
+
+        assert proxy.stall_current() >= 1
+        admin.patch_status(HELMRELEASE, namespace, "half-open", {"n": 2})
+        with pytest.raises(ApiConnectionError):  # the old stream says nothing
+            next(events)
+        fresh = _proxied(cluster, proxy, timeout=5.0)
+        assert fresh.request("GET", "/version")["major"] == "1"
