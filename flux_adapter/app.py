@@ -9,6 +9,7 @@ standby takes over at once), then close the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
@@ -21,7 +22,7 @@ import structlog
 from flux_adapter.config import Settings
 from flux_adapter.dry_run import DryRunSink
 from flux_adapter.emitter import Emitter
-from flux_adapter.health import Heartbeat, HealthServer, WatchPulse, watch_liveness
+from flux_adapter.health import HealthServer, Heartbeat, WatchPulse, watch_liveness
 from flux_adapter.http_sink import HttpSink
 from flux_adapter.kube import api_client, default_namespace
 from flux_adapter.leader import LeaderElector
@@ -214,7 +215,5 @@ async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     for task in tasks:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass

@@ -1,10 +1,10 @@
-"""Fixtures: a running fake API server, a client configured for it, and watch loops under test."""
+"""Fixtures: fake API and flow servers, their clients, watch loops and emitter rigs."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from flux_adapter.resources import HELM_RELEASES, Resource
 from flux_adapter.store import Store
 from flux_adapter.watch import Watcher
 from mapper import Graph
+from tests.adapter.rig import Rig
 from tests.adapter.support import REGION, RecordingSink
+from tests.fakes.flow_server import FlowServer
 from tests.fakes.kube_api import FakeKubeApi
 
 FAST: dict[str, Any] = {
@@ -104,3 +106,50 @@ async def harness(api: TimedApiClient, kube_api: FakeKubeApi) -> AsyncIterator[H
     yield h
     died = await h.stop()
     assert not died, f"a watch loop died during the test: {died!r}"
+
+
+MakeServer = Callable[..., Awaitable[FlowServer]]
+MakeRig = Callable[..., Rig]
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[MakeServer]:
+    """Start fake flow servers with the given settings; all are closed after the test."""
+    servers: list[FlowServer] = []
+
+    async def make(**settings: Any) -> FlowServer:
+        server = FlowServer(**settings)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def flow_server(make_server: MakeServer) -> FlowServer:
+    return await make_server()
+
+
+@pytest.fixture
+async def make_rig(flow_server: FlowServer) -> AsyncIterator[MakeRig]:
+    """Build emitter rigs (on `flow_server` unless told otherwise); all are stopped afterwards."""
+    rigs: list[Rig] = []
+
+    def make(server: FlowServer | None = None, **settings: Any) -> Rig:
+        rig = Rig(server or flow_server, **settings)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    flow_server.heal()
+    await flow_server.accept()
+    for rig in rigs:
+        await rig.stop()
+
+
+@pytest.fixture
+def rig(make_rig: MakeRig) -> Rig:
+    return make_rig()

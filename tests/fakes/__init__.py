@@ -1,1 +1,1 @@
-"""Fakes of the adapter's two peers, faithful where the adapter looks."""
+"""Stand-ins for the adapter's two peers, faithful where it looks, for tests and benchmarks."""

@@ -1,0 +1,430 @@
+"""The emitter: makes the flow server's graph equal the desired one, and keeps it so.
+
+It is level-triggered. It never forwards events; it keeps the *acknowledged*
+graph (what the server is known to hold, advanced only by 2xx answers) and,
+whenever the cluster changed, sends the difference between that and the
+desired graph. Everything the issue asks of it falls out of that one rule:
+
+- Debounce: the first change opens a window of `emit_interval`; when it
+  closes, all keys touched meanwhile are diffed once. The window is never
+  extended, so steady churn still flushes every interval, and changes made
+  while a flush is in flight open the next window.
+- Deduplication: a key that changed and changed back diffs to nothing.
+- Retries: a failed POST leaves *acknowledged* behind, so the next attempt
+  diffs again and sends the then-current values, never an outdated one.
+- Lost server state (restart, ring eviction, a deleted flow): a periodic
+  snapshot check, and one after every outage, replaces *acknowledged* with
+  what the server really holds of this region, so the next diff re-sends
+  exactly what was lost and deletes what should not be there.
+
+Only the process decides whether this copy may post (leader election) and
+whether the watch caches are complete (`ready`); the emitter asks both
+before every request and never touches Kubernetes itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+
+from flux_adapter.backoff import BackoffWait
+from flux_adapter.metrics import Metrics
+from flux_adapter.rejections import Key, Rejections, sent_values
+from flux_adapter.sink import RejectedError, Sink, TransientError
+from flux_adapter.snapshot import own_view
+from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, diff
+
+log = structlog.get_logger(__name__)
+
+EMIT_INTERVAL = 0.2
+POST_TIMEOUT = 10.0
+RESYNC_INTERVAL = 60.0
+SHUTDOWN_TIMEOUT = 5.0
+BACKOFF_START = 0.2
+BACKOFF_CAP = 30.0
+
+
+def _always() -> bool:
+    return True
+
+
+def _each(keys: Keys) -> list[Key]:
+    return [*keys.nodes, *keys.rels]
+
+
+class Emitter:
+    def __init__(
+        self,
+        desired: Graph,
+        sink: Sink,
+        *,
+        metrics: Metrics,
+        ready: Callable[[], bool],
+        may_post: Callable[[], bool] = _always,
+        emit_interval: float = EMIT_INTERVAL,
+        post_timeout: float = POST_TIMEOUT,
+        resync_interval: float = RESYNC_INTERVAL,
+        shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        backoff_start: float = BACKOFF_START,
+        backoff_cap: float = BACKOFF_CAP,
+        max_bytes: int = MAX_ENVELOPE_BYTES,
+    ) -> None:
+        """Wire the emitter; nothing is sent before `run()` or `stop()`.
+
+        - `desired`: the graph the watch layer keeps current; its `region`
+          names the nodes this adapter owns on the server.
+        - `sink`: where envelopes go (`HttpSink`, `DryRunSink`); the emitter
+          closes it on `stop()`.
+        - `ready`: true once both resources completed their first LIST. Until
+          then only the region node is sent, so a half-filled cache never
+          diffs into deleting the server's graph.
+        - `may_post`: leader-election fencing, asked before every request;
+          while false nothing is sent, not even the rest of a flush.
+        - `emit_interval`: the debounce window (s). `post_timeout`: the limit
+          on each POST and snapshot GET (s). `resync_interval`: how often the
+          server's snapshot is checked (s). `shutdown_timeout`: how long
+          `stop()` may spend flushing (s). `backoff_start`/`backoff_cap`:
+          the full-jitter retry ceiling's first and largest value (s).
+        - `max_bytes`: the envelope size limit (the server's 1 MiB).
+        """
+        for name, value in (
+            ("emit_interval", emit_interval),
+            ("post_timeout", post_timeout),
+            ("resync_interval", resync_interval),
+            ("shutdown_timeout", shutdown_timeout),
+            ("max_bytes", max_bytes),
+        ):
+            if not value > 0:
+                raise ValueError(f"Emitter {name} must be positive, got {value!r}")
+        self._desired = desired
+        self._region = desired.region
+        self._sink = sink
+        self._metrics = metrics
+        self._ready = ready
+        self._may_post = may_post
+        self._emit_interval = emit_interval
+        self._post_timeout = post_timeout
+        self._resync_interval = resync_interval
+        self._shutdown_timeout = shutdown_timeout
+        self._backoff = BackoffWait(backoff_start, backoff_cap)
+        self._max_bytes = max_bytes
+
+        self._acked = GraphState()
+        self._rejections = Rejections()
+        self._dirty = Keys()
+        # When each dirty key first changed, for the change-to-ack latency; keys
+        # taken into a flush move to `_inflight` so later changes start afresh.
+        self._arrived: dict[Key, float] = {}
+        self._inflight: dict[Key, float] = {}
+        # The previous leader, or a previous run, may have left anything on the
+        # server: begin by reading it rather than assuming it is empty.
+        self._check_needed = True
+        self._full_needed = True
+        self._flush_now = False
+        self._window: float | None = None
+        self._flushing = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    @property
+    def acknowledged(self) -> GraphState:
+        """What the server is known to hold of this region (read it, do not change it)."""
+        return self._acked
+
+    @property
+    def caught_up(self) -> bool:
+        """Nothing is waiting to be sent: no dirty key, no check, no flush in flight."""
+        return not (
+            self._flushing
+            or self._flush_now
+            or self._window is not None
+            or self._dirty
+            or self._check_needed
+            or self._full_needed
+        )
+
+    def notify(self, keys: Keys) -> None:
+        """Mark keys the desired graph changed; the watch layer calls this per applied change."""
+        if not keys:
+            return
+        now = time.monotonic()
+        for key in _each(keys):
+            self._arrived.setdefault(key, now)
+        self._dirty.update(keys)
+        self._open_window(now)
+        self._metrics.pending_keys.set(self._pending())
+
+    def request_resync(self) -> None:
+        """Check the server's snapshot and send a full diff now (e.g. on gaining leadership)."""
+        self._schedule_check()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Keep the server in step until cancelled; starts with a snapshot check and the region."""
+        if self._task is not None or self._stopped:
+            raise RuntimeError("Emitter.run() is already running or the emitter was stopped")
+        self._task = asyncio.current_task()
+        log.info(
+            "emitter_started",
+            sink=repr(self._sink),
+            region=self._region,
+            emit_interval=self._emit_interval,
+            resync_interval=self._resync_interval,
+        )
+        next_check = time.monotonic() + self._resync_interval
+        try:
+            await self._flush()
+            while True:
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + self._resync_interval
+                    self._schedule_check()
+                if self._flush_now or (self._window is not None and now >= self._window):
+                    await self._flush()
+                    continue
+                wake_at = next_check if self._window is None else min(next_check, self._window)
+                self._wake.clear()
+                # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wake_at - now):
+                        await self._wake.wait()
+        finally:
+            self._task = None
+
+    async def stop(self) -> None:
+        """Flush what is pending within `shutdown_timeout`, then close the sink.
+
+        A running `run()` is cancelled first, so the final flush is the only
+        one in flight. Calling it again does nothing.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+        try:
+            async with asyncio.timeout(self._shutdown_timeout):
+                await self._flush()
+        except TimeoutError:
+            log.warning(
+                "shutdown_flush_incomplete",
+                pending_keys=self._pending(),
+                shutdown_timeout=self._shutdown_timeout,
+            )
+        finally:
+            await self._sink.close()
+        log.info("emitter_stopped", pending_keys=self._pending())
+
+    def _pending(self) -> int:
+        return len(self._arrived) + len(self._inflight)
+
+    def _open_window(self, now: float) -> None:
+        if self._window is None:
+            self._window = now + self._emit_interval
+            self._wake.set()
+
+    def _schedule_check(self) -> None:
+        self._check_needed = True
+        self._full_needed = True
+        self._flush_now = True
+
+    async def _flush(self) -> None:
+        """One flush, retried on transient failures until it goes through; never gives up."""
+        self._window = None
+        self._flush_now = False
+        self._flushing = True
+        held = False
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_never,
+                wait=self._backoff,
+                retry=retry_if_exception_type(TransientError),
+                before_sleep=self._before_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    held = await self._attempt()
+        finally:
+            self._flushing = False
+            self._metrics.pending_keys.set(self._pending())
+            self._metrics.nodes_held.set(len(self._desired.nodes))
+        if held:
+            # Something is waiting on `ready` or `may_post`, which do not wake
+            # us: look again after another window.
+            self._open_window(time.monotonic())
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self._metrics.post_retries.inc()
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, TransientError):
+            log.warning(
+                "flow_server_unavailable",
+                operation=error.operation,
+                status=error.status,
+                detail=error.detail,
+                attempt=state.attempt_number,
+                retry_in=round(wait, 3),
+            )
+
+    async def _attempt(self) -> bool:
+        """Check if due, then diff and send; true when something had to be held back."""
+        if not self._may_post():
+            return True
+        if self._check_needed:
+            await self._check()
+        ready = self._ready()
+        full = ready and self._full_needed
+        only: Keys | None
+        if ready:
+            taken = self._take(self._dirty)
+            only = None if full else taken
+        else:
+            taken = self._take(Keys(nodes=self._dirty.nodes & {self._region}))
+            only = Keys(nodes={self._region})
+        try:
+            if self._rejections:
+                only = self._rejections.admit(
+                    only if only is not None else self._every_key(), self._desired
+                )
+            batches = diff(
+                self._acked,
+                self._desired,
+                only=only,
+                region=self._region,
+                max_bytes=self._max_bytes,
+            )
+            complete = await self._send(batches)
+        except BaseException:
+            self._give_back(taken)
+            raise
+        if not complete:
+            self._give_back(taken)
+            return True
+        self._inflight.clear()
+        if full:
+            self._full_needed = False
+        if batches:
+            log.debug("flushed", envelopes=len(batches), keys=len(taken), full=full)
+        return not ready
+
+    def _every_key(self) -> Keys:
+        return Keys(
+            nodes=set(self._acked.nodes) | set(self._desired.nodes),
+            rels=set(self._acked.rels) | set(self._desired.rels),
+        )
+
+    def _take(self, keys: Keys) -> Keys:
+        taken = Keys(nodes=set(keys.nodes), rels=set(keys.rels))
+        self._dirty.nodes -= taken.nodes
+        self._dirty.rels -= taken.rels
+        for key in _each(taken):
+            arrived = self._arrived.pop(key, None)
+            if arrived is not None:
+                self._inflight[key] = arrived
+        return taken
+
+    def _give_back(self, taken: Keys) -> None:
+        self._dirty.update(taken)
+        for key, arrived in self._inflight.items():
+            self._arrived[key] = min(arrived, self._arrived.get(key, arrived))
+        self._inflight.clear()
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self, operation: str) -> AsyncIterator[None]:
+        """`post_timeout` on one sink call; running out is a transient failure like any other."""
+        try:
+            async with asyncio.timeout(self._post_timeout):
+                yield
+        except TimeoutError as err:
+            raise TransientError(operation, f"no answer within {self._post_timeout} s") from err
+
+    async def _send(self, batches: list[Batch]) -> bool:
+        for index, batch in enumerate(batches):
+            if not self._may_post():
+                log.info("posting_fenced", envelopes_left=len(batches) - index)
+                return False
+            await self._post(batch)
+        return True
+
+    async def _post(self, batch: Batch) -> None:
+        started = time.monotonic()
+        try:
+            async with self._deadline("post"):
+                await self._sink.post(batch)
+        except TransientError:
+            self._metrics.envelopes.labels(type=batch.type, outcome="failed").inc()
+            # An outage may have cost the server its memory: look before resending.
+            self._check_needed = True
+            raise
+        except RejectedError as err:
+            self._reject(batch, err)
+            return
+        finally:
+            self._metrics.post_latency.observe(time.monotonic() - started)
+        self._acked.fold(batch.envelope)
+        self._metrics.envelopes.labels(type=batch.type, outcome="acked").inc()
+        self._metrics.last_post_success.set(time.time())
+        acked_at = time.monotonic()
+        for key in sent_values(batch.envelope):
+            arrived = self._inflight.pop(key, None)
+            if arrived is not None:
+                self._metrics.change_latency.observe(acked_at - arrived)
+
+    def _reject(self, batch: Batch, err: RejectedError) -> None:
+        self._metrics.envelopes.labels(type=batch.type, outcome="rejected").inc()
+        self._rejections.record(batch.envelope)
+        for key in sent_values(batch.envelope):
+            self._inflight.pop(key, None)
+        log.error(
+            "envelope_rejected",
+            status=err.status,
+            body=err.body,
+            envelope_type=batch.type,
+            envelope_bytes=batch.size,
+        )
+
+    async def _check(self) -> None:
+        try:
+            async with self._deadline("snapshot"):
+                snapshot = await self._sink.snapshot()
+        except TransientError:
+            self._metrics.resyncs.labels(outcome="failed").inc()
+            raise
+        except RejectedError as err:
+            # Without the server's view, keep ours; the next interval asks again.
+            self._metrics.resyncs.labels(outcome="rejected").inc()
+            self._check_needed = False
+            log.error("snapshot_rejected", status=err.status, body=err.body)
+            return
+        view = own_view(snapshot, self._region)
+        lost_nodes = sum(1 for k, v in self._acked.nodes.items() if view.nodes.get(k) != v)
+        lost_rels = sum(1 for k, v in self._acked.rels.items() if view.rels.get(k) != v)
+        if snapshot is None:
+            outcome = "empty"
+        elif view.nodes == self._acked.nodes and view.rels == self._acked.rels:
+            outcome = "in_sync"
+        else:
+            outcome = "differed"
+        self._acked = view
+        self._check_needed = False
+        self._full_needed = True
+        self._metrics.resyncs.labels(outcome=outcome).inc()
+        report = log.debug if outcome == "in_sync" else log.info
+        report(
+            "snapshot_checked",
+            outcome=outcome,
+            server_nodes=len(view.nodes),
+            server_rels=len(view.rels),
+            lost_nodes=lost_nodes,
+            lost_rels=lost_rels,
+        )

@@ -1,0 +1,190 @@
+"""The flow server over HTTP: one POST per envelope, one GET per snapshot check.
+
+A single `aiohttp.ClientSession` carries every request, so connections are
+kept alive between the many small POSTs of a busy cluster instead of paying
+a handshake each time. The server's answers are sorted into the sink's two
+failure kinds exactly as CONTRACT.md draws the line (4xx: the body is wrong;
+5xx, 429, timeouts, connection errors: try again), with one addition the
+contract is silent on: 401 and 403 come from an auth layer in front of the
+server, say nothing about the envelope and can heal when the token file is
+rotated, so they are transient too.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import ssl
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import aiohttp
+
+from flux_adapter import __version__
+from flux_adapter.redact import redact_url
+from flux_adapter.sink import RejectedError, Snapshot, TransientError
+from flux_adapter.token_file import TokenFile, TokenFileError
+from mapper import Batch
+
+BODY_LOG_LIMIT = 2048
+"""How much of an error answer is kept: enough to explain a 400, never a whole page."""
+
+
+class HttpSinkConfigError(ValueError):
+    """The sink's settings cannot work (bad URL, unreadable CA bundle, two kinds of auth)."""
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds the server asked us to wait, from either form RFC 9110 allows; `None` if unusable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - now)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def _ssl_context(ca_file: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as err:
+        raise HttpSinkConfigError(f"CA bundle {ca_file} cannot be loaded: {err}") from err
+    return context
+
+
+def _failure(operation: str, status: int, retry_after: str | None, body: str) -> Exception:
+    if status == 429 or status >= 500:
+        return TransientError(
+            operation,
+            body or "server fault",
+            status=status,
+            retry_after=parse_retry_after(retry_after, time.time()),
+        )
+    if status in (401, 403):
+        return TransientError(operation, "credentials refused: " + body, status=status)
+    if 400 <= status < 500:
+        return RejectedError(operation, status, body)
+    return TransientError(operation, "unexpected answer", status=status)
+
+
+class HttpSink:
+    def __init__(
+        self,
+        url: str,
+        flow_id: str,
+        *,
+        token_file: Path | None = None,
+        ca_file: Path | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """Post to the flow server at `url` (scheme, host, optional path prefix).
+
+        `token_file` holds a bearer token, re-read when it changes; `ca_file`
+        adds a CA bundle to the system's for https. A `session` passed in is
+        shared and left open on `close()`; without one the sink makes its own
+        on first use (it must be made inside the running event loop).
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise HttpSinkConfigError(f"flow server URL {redact_url(url)!r} is not http(s)://host")
+        if not flow_id:
+            raise HttpSinkConfigError("flow id is empty")
+        self._basic: str | None = None
+        if parts.username is not None or parts.password is not None:
+            if token_file is not None:
+                raise HttpSinkConfigError(
+                    "the flow server URL carries credentials and a token file is set: use one"
+                )
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            self._basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        base = urlunsplit(parts).rstrip("/")
+        flow = quote(flow_id, safe="")
+        self.target = redact_url(url)
+        self._events_url = f"{base}/v1/flows/{flow}/events"
+        self._snapshot_url = f"{base}/v1/flows/{flow}/snapshot"
+        self._token = TokenFile(token_file) if token_file is not None else None
+        self._ssl: ssl.SSLContext | bool = _ssl_context(ca_file) if ca_file is not None else True
+        self._session = session
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:
+        return f"HttpSink({self.target!r})"
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def _headers(self, operation: str) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": f"flux-adapter/{__version__}"}
+        if operation == "post":
+            headers["Content-Type"] = "application/json"
+        if self._basic is not None:
+            headers["Authorization"] = self._basic
+        if self._token is not None:
+            try:
+                headers["Authorization"] = "Bearer " + self._token.current()
+            except TokenFileError as err:
+                raise TransientError(operation, str(err)) from err
+        return headers
+
+    async def _exchange(
+        self, operation: str, method: str, url: str, body: bytes | None, *, absent_ok: bool
+    ) -> tuple[int, bytes]:
+        """One request: the status and body of a 2xx (or of a 404 when `absent_ok`), else raise."""
+        headers = self._headers(operation)
+        try:
+            async with self._client().request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                ssl=self._ssl,
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                if 200 <= response.status < 300 or (absent_ok and response.status == 404):
+                    return response.status, raw
+                retry_after = response.headers.get("Retry-After")
+                text = raw[:BODY_LOG_LIMIT].decode("utf-8", errors="replace")
+                raise _failure(operation, response.status, retry_after, text)
+        except aiohttp.ClientError as err:
+            raise TransientError(operation, f"{type(err).__name__}: {err}") from err
+        except TimeoutError as err:
+            raise TransientError(operation, "timed out") from err
+
+    async def post(self, batch: Batch) -> None:
+        await self._exchange("post", "POST", self._events_url, batch.body, absent_ok=False)
+
+    async def snapshot(self) -> Snapshot | None:
+        status, raw = await self._exchange(
+            "snapshot", "GET", self._snapshot_url, None, absent_ok=True
+        )
+        if status == 404:
+            return None
+        try:
+            parsed: object = json.loads(raw)
+        except ValueError as err:
+            raise RejectedError("snapshot", status, f"answer is not JSON: {err}") from err
+        if not isinstance(parsed, Mapping) or parsed.get("type") != "snapshot":
+            raise RejectedError("snapshot", status, "answer is not a snapshot envelope")
+        return parsed
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,81 @@
+"""Where the emitter's envelopes go, and the two ways a delivery can fail.
+
+The emitter decides what to send and when; a sink only carries one envelope
+or fetches the server's snapshot. Keeping the transport behind this seam lets
+the same emitter post over HTTP or print JSON lines for a dry run, and lets
+tests swap in the fake flow server without touching the emitter.
+
+Sinks set no deadline of their own: the caller bounds each call with
+`asyncio.timeout`, so every sink honours the same limit the same way.
+
+Failures are split by what the caller should do about them, not by where
+they came from: `TransientError` means "try again later, the same data may
+succeed", `RejectedError` means "this body will never be accepted".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from mapper import Batch
+
+Snapshot = Mapping[str, object]
+"""A `snapshot` envelope as the server returned it: raw JSON, not yet trusted."""
+
+
+class SinkError(Exception):
+    """A delivery or snapshot read that did not succeed."""
+
+    def __init__(self, operation: str, detail: str, *, status: int | None = None) -> None:
+        super().__init__(f"{operation}: {detail}" + (f" (HTTP {status})" if status else ""))
+        self.operation = operation
+        self.detail = detail
+        self.status = status
+
+
+class TransientError(SinkError):
+    """The server or the path to it failed; the same request may succeed later.
+
+    `retry_after` carries the server's own hint in seconds (429/503), which a
+    caller must wait at least before asking again.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(operation, detail, status=status)
+        self.retry_after = retry_after
+
+
+class RejectedError(SinkError):
+    """The server refused the request (a 4xx) or answered with something unusable.
+
+    Repeating the same request cannot help, so the caller must not retry it.
+    """
+
+    def __init__(self, operation: str, status: int, body: str) -> None:
+        super().__init__(operation, body or "(empty body)", status=status)
+        self.body = body
+
+
+class Sink(Protocol):
+    async def post(self, batch: Batch) -> None:
+        """Deliver one envelope; return only once the server acknowledged it.
+
+        Raises `TransientError` or `RejectedError`.
+        """
+
+    async def snapshot(self) -> Snapshot | None:
+        """The server's current graph for the flow; `None` when it holds nothing.
+
+        Raises `TransientError` or `RejectedError`.
+        """
+
+    async def close(self) -> None:
+        """Release connections; the sink is not used afterwards."""

@@ -1,0 +1,182 @@
+"""An emitter wired to the fake flow server the way the process will wire it.
+
+Tests drive the cluster side through `apply`/`remove` (Graph.apply, then
+`notify`, exactly the watch layer's contract), flip the `ready` and
+`may_post` gates, and compare the fake server's snapshot with what the
+adapter would send from scratch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flux_adapter.emitter import Emitter
+from flux_adapter.http_sink import HttpSink
+from flux_adapter.metrics import Metrics
+from flux_adapter.sink import Sink
+from mapper import Graph, GraphState, diff
+from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
+from tests.fakes.flow_server import FlowServer, Json
+
+REGION = "eu-central-1"
+FLOW_ID = "bootstrap"
+
+FAST = {
+    "emit_interval": 0.05,
+    "post_timeout": 2.0,
+    "resync_interval": 60.0,
+    "shutdown_timeout": 5.0,
+    "backoff_start": 0.01,
+    "backoff_cap": 0.2,
+}
+"""Tunables that keep tests quick; a test overrides the one it is about."""
+
+DEADLINE = 30.0
+"""How long a test waits for something that should happen; generous, never asserted."""
+
+
+async def eventually(check: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    """Wait until `check()` holds; fail naming `what` if it never does."""
+    give_up = time.monotonic() + deadline
+    while not check():
+        if time.monotonic() > give_up:
+            raise AssertionError(f"never happened within {deadline} s: {what}")
+        await asyncio.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class View:
+    """One region's nodes and edges as JSON, keyed the way the server merges them."""
+
+    nodes: dict[str, Json]
+    rels: dict[tuple[str, str, str], Json]
+
+
+def region_view(snapshot: Json | None, region: str = REGION) -> View:
+    """This region's share of a snapshot, by the contract's ownership rule."""
+    snapshot = snapshot or {}
+
+    def ours(node_id: str) -> bool:
+        return node_id == region or node_id.startswith(region + "/")
+
+    nodes = {n["id"]: n for n in snapshot.get("nodes", []) if ours(n["id"])}
+    rels = {
+        (r["fromId"], r["toId"], r["type"]): r
+        for r in snapshot.get("relationships", [])
+        if ours(r["toId"])
+    }
+    return View(nodes, rels)
+
+
+def from_scratch(desired: GraphState) -> View:
+    """What a fresh adapter would leave on an empty server: every envelope folded in order."""
+    state = GraphState()
+    for batch in diff(GraphState(), desired):
+        state.fold(batch.envelope)
+    return View(
+        nodes={node_id: json.loads(node.wire()) for node_id, node in state.nodes.items()},
+        rels={key: json.loads(rel.wire()) for key, rel in state.rels.items()},
+    )
+
+
+class Rig:
+    def __init__(
+        self,
+        server: FlowServer,
+        *,
+        ready: bool = True,
+        may_post: bool = True,
+        token_file: Path | None = None,
+        sink: Sink | None = None,
+        post_budget: int | None = None,
+        **tunables: Any,
+    ) -> None:
+        self.server = server
+        self.graph = Graph(REGION, FLOW_ID)
+        self.metrics = Metrics()
+        self.ready = ready
+        self.may_post = may_post
+        self.ready_asked = 0
+        self.gate_asked = 0
+        self.post_budget = post_budget
+        self.sink = sink or HttpSink(server.url, FLOW_ID, token_file=token_file)
+        self.emitter = Emitter(
+            self.graph,
+            self.sink,
+            metrics=self.metrics,
+            ready=self._ready,
+            may_post=self._may_post,
+            **{**FAST, **tunables},
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.stopped = False
+
+    def _ready(self) -> bool:
+        self.ready_asked += 1
+        return self.ready
+
+    def _may_post(self) -> bool:
+        """The lease, as a test holds it; `post_budget` loses it after that many POSTs."""
+        self.gate_asked += 1
+        if self.post_budget is not None and len(self.server.posts()) >= self.post_budget:
+            return False
+        return self.may_post
+
+    def apply(
+        self,
+        name: str,
+        *,
+        depends_on: tuple[str, ...] = (),
+        ready: Condition | None = SUCCEEDED,
+        family: str | None = None,
+        message: str = "Helm upgrade succeeded",
+    ) -> None:
+        obj = helm_release(name, depends_on=depends_on, ready=ready, family=family, message=message)
+        applied = self.graph.apply("HelmRelease", (NAMESPACE, name), obj)
+        assert not applied.problems, applied.problems
+        self.emitter.notify(applied.touched)
+
+    def remove(self, name: str) -> None:
+        applied = self.graph.apply("HelmRelease", (NAMESPACE, name), None)
+        self.emitter.notify(applied.touched)
+
+    def load_kit(self) -> None:
+        for name, family, depends_on in BOOTSTRAP_KIT:
+            self.apply(name, family=family, depends_on=depends_on)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.emitter.run())
+
+    async def start_synced(self) -> None:
+        """Start on the bootstrap kit and wait for the first sync to finish."""
+        self.load_kit()
+        await self.start()
+        await self.settle()
+
+    async def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            await self.emitter.stop()
+
+    async def settle(self) -> None:
+        """Wait until the emitter has nothing left to send."""
+        await eventually(lambda: self.emitter.caught_up, "the emitter caught up")
+
+    def posts(self) -> list[Json]:
+        """Every envelope the server answered 2xx, in arrival order."""
+        return [seen.envelope() for seen in self.server.posts(FLOW_ID) if seen.status == 200]
+
+    def on_server(self) -> View:
+        return region_view(self.server.snapshot(FLOW_ID))
+
+    def expected(self) -> View:
+        return from_scratch(self.graph)
+
+    def converged(self) -> bool:
+        return self.on_server() == self.expected()

@@ -1,0 +1,173 @@
+"""The HTTP sink: what it sends, and how it sorts the server's answers into retry or not."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from flux_adapter.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after
+from flux_adapter.redact import redact_url
+from flux_adapter.sink import RejectedError, TransientError
+from mapper import Batch, FlowNode, batches
+from tests.fakes.flow_server import FlowServer
+
+FLOW_ID = "bootstrap"
+
+
+def one_node() -> Batch:
+    node = FlowNode(id="eu/a", flow_id=FLOW_ID, label="a", status="running")
+    return next(batches("upsert-nodes", [node]))
+
+
+@pytest.fixture
+async def sink(flow_server: FlowServer) -> AsyncIterator[HttpSink]:
+    sink = HttpSink(flow_server.url, FLOW_ID)
+    yield sink
+    await sink.close()
+
+
+async def test_post_sends_the_exact_body_as_json(sink: HttpSink, flow_server: FlowServer) -> None:
+    batch = one_node()
+    await sink.post(batch)
+
+    [seen] = flow_server.requests
+    assert (seen.method, seen.path, seen.body) == (
+        "POST",
+        f"/v1/flows/{FLOW_ID}/events",
+        batch.body,
+    )
+    assert seen.content_type == "application/json"
+
+
+async def test_flow_id_is_escaped_into_one_path_segment(flow_server: FlowServer) -> None:
+    sink = HttpSink(flow_server.url + "/", "team a/b")
+    await sink.post(one_node())
+    await sink.close()
+
+    assert flow_server.requests[0].flow_id == "team a/b"
+
+
+async def test_a_4xx_is_a_rejection_with_status_and_body(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    flow_server.fail(400, body="nodes: must be a non-empty list")
+
+    with pytest.raises(RejectedError) as raised:
+        await sink.post(one_node())
+
+    assert (raised.value.status, raised.value.body) == (400, "nodes: must be a non-empty list")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+async def test_server_faults_and_throttling_are_transient(
+    sink: HttpSink, flow_server: FlowServer, status: int
+) -> None:
+    flow_server.fail(status)
+
+    with pytest.raises(TransientError) as raised:
+        await sink.post(one_node())
+
+    assert raised.value.status == status
+
+
+async def test_retry_after_is_read_from_the_answer(sink: HttpSink, flow_server: FlowServer) -> None:
+    flow_server.fail(429, retry_after="7")
+
+    with pytest.raises(TransientError) as raised:
+        await sink.post(one_node())
+
+    assert raised.value.retry_after == 7.0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_are_transient(
+    sink: HttpSink, flow_server: FlowServer, status: int
+) -> None:
+    flow_server.fail(status)
+
+    with pytest.raises(TransientError):
+        await sink.post(one_node())
+
+
+async def test_a_closed_port_is_transient(sink: HttpSink, flow_server: FlowServer) -> None:
+    await flow_server.refuse()
+
+    with pytest.raises(TransientError):
+        await sink.post(one_node())
+
+
+async def test_snapshot_of_an_empty_server_is_none(sink: HttpSink) -> None:
+    assert await sink.snapshot() is None
+
+
+async def test_snapshot_returns_the_servers_envelope(sink: HttpSink) -> None:
+    await sink.post(one_node())
+
+    assert await sink.snapshot() == {
+        "type": "snapshot",
+        "nodes": [{"id": "eu/a", "flowId": FLOW_ID, "label": "a", "status": "running"}],
+    }
+
+
+async def test_credentials_in_the_url_become_basic_auth_and_stay_out_of_its_name(
+    flow_server: FlowServer,
+) -> None:
+    url = flow_server.url.replace("http://", "http://adapter:pa55word@")
+    sink = HttpSink(url, FLOW_ID)
+    await sink.post(one_node())
+    await sink.close()
+
+    expected = "Basic " + base64.b64encode(b"adapter:pa55word").decode()
+    assert flow_server.requests[0].authorization == expected
+    assert "pa55word" not in repr(sink)
+
+
+def test_credentials_in_the_url_and_a_token_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(HttpSinkConfigError):
+        HttpSink("https://a:b@flow.example", FLOW_ID, token_file=tmp_path / "token")
+
+
+@pytest.mark.parametrize("url", ["flow.example:8080", "ftp://flow.example", "http://"])
+def test_a_url_that_is_not_http_is_refused(url: str) -> None:
+    with pytest.raises(HttpSinkConfigError):
+        HttpSink(url, FLOW_ID)
+
+
+def test_an_unreadable_ca_bundle_is_refused(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate")
+
+    with pytest.raises(HttpSinkConfigError):
+        HttpSink("https://flow.example", FLOW_ID, ca_file=bundle)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("120", 120.0), (" 0 ", 0.0), ("1.5", 1.5), ("-3", None), ("soon", None), ("", None)],
+)
+def test_retry_after_seconds(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header, now=0.0) == seconds
+
+
+def test_retry_after_as_an_http_date() -> None:
+    now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    header = format_datetime(datetime(2026, 11, 21, 12, 0, 30, tzinfo=UTC), usegmt=True)
+
+    assert parse_retry_after(header, now=now.timestamp()) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:secret@flow.example/base", "https://***@flow.example/base"),
+        ("https://token@flow.example", "https://***@flow.example"),
+        ("http://flow.example:8080", "http://flow.example:8080"),
+    ],
+)
+def test_credentials_are_masked_in_urls(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

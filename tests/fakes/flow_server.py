@@ -1,0 +1,426 @@
+"""A fake OpenovaFlow server that behaves as CONTRACT.md says the real one does.
+
+It is written from the contract alone, on raw JSON, and shares no code with
+`mapper/`: a test that checks the adapter against it checks the adapter's
+reading of the contract against a second, independent reading.
+
+What it keeps, like the real server: per flow, a ring of the last N
+accepted envelopes, folded into a snapshot on every GET (so evicted
+envelopes take their effect with them), in memory only. Upserts replace by
+key, `delete-nodes` leaves the edges of the deleted nodes in place. It
+checks only what the real one checks (a variant's list is non-empty, the
+body is under 1 MiB); where the contract is silent it refuses what it could
+not key (a node without a string id), since it could not store that.
+
+For tests it also records every request and can be told to misbehave: fail
+with a status (optionally with `Retry-After`), hang, or stop listening.
+Run it as a process with `python -m tests.fakes.flow_server --port P`; the
+same controls are then reachable over HTTP under `/_fake/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+MAX_BODY = 1_048_576
+RING_SIZE = 4096
+
+LIST_FIELD = {
+    "upsert-nodes": "nodes",
+    "upsert-rels": "relationships",
+    "delete-rels": "pairs",
+    "delete-nodes": "ids",
+}
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as it reached the server, and what it was answered."""
+
+    at: float
+    method: str
+    path: str
+    flow_id: str
+    body: bytes
+    status: int
+    authorization: str | None
+    content_type: str | None
+
+    def envelope(self) -> Json:
+        parsed: Json = json.loads(self.body)
+        return parsed
+
+
+@dataclass
+class _Fault:
+    status: int | None
+    """The status to answer; `None` hangs the request instead."""
+    remaining: int | None
+    method: str | None
+    retry_after: str | None
+    body: str
+
+    def matches(self, method: str) -> bool:
+        return self.method is None or self.method == method
+
+
+class _Flow:
+    def __init__(self, ring_size: int) -> None:
+        self.ring: deque[Json] = deque(maxlen=ring_size)
+        self.seq = 0
+
+
+def _rel_key(item: Json) -> tuple[str, str, str]:
+    return (item["fromId"], item["toId"], item["type"])
+
+
+def _item_problem(field: str, item: object) -> str | None:
+    if field == "ids":
+        return None if isinstance(item, str) else "ids must be strings"
+    if not isinstance(item, dict):
+        return f"{field} entries must be objects"
+    if field == "nodes":
+        return None if isinstance(item.get("id"), str) else "a node needs a string id"
+    if all(isinstance(item.get(k), str) for k in ("fromId", "toId", "type")):
+        return None
+    return f"{field} entries need string fromId, toId and type"
+
+
+def problem(envelope: object) -> str | None:
+    """Why the server would answer 400 to this envelope, or `None` when it accepts it."""
+    if not isinstance(envelope, dict):
+        return "envelope must be a JSON object"
+    kind = envelope.get("type")
+    if not isinstance(kind, str):
+        return "envelope needs a string type"
+    if kind == "upsert-flow":
+        return None if isinstance(envelope.get("flow"), dict) else "upsert-flow needs a flow"
+    field = LIST_FIELD.get(kind)
+    if field is None:
+        return f"unknown envelope type {kind!r}"
+    items = envelope.get(field)
+    if not isinstance(items, list) or not items:
+        return f"{kind} needs a non-empty {field} list"
+    for item in items:
+        found = _item_problem(field, item)
+        if found is not None:
+            return found
+    return None
+
+
+def fold(envelopes: Iterable[Json]) -> Json:
+    """The snapshot envelope for a ring: later envelopes win, lists omitted when empty."""
+    nodes: dict[str, Json] = {}
+    rels: dict[tuple[str, str, str], Json] = {}
+    flow: Json | None = None
+    for envelope in envelopes:
+        kind = envelope["type"]
+        if kind == "upsert-nodes":
+            for node in envelope["nodes"]:
+                nodes[node["id"]] = node
+        elif kind == "upsert-rels":
+            for rel in envelope["relationships"]:
+                rels[_rel_key(rel)] = rel
+        elif kind == "delete-rels":
+            for pair in envelope["pairs"]:
+                rels.pop(_rel_key(pair), None)
+        elif kind == "delete-nodes":
+            for node_id in envelope["ids"]:
+                nodes.pop(node_id, None)
+        elif kind == "upsert-flow":
+            flow = envelope["flow"]
+    snapshot: Json = {"type": "snapshot"}
+    if flow is not None:
+        snapshot["flow"] = flow
+    # The contract promises no order; answering newest first keeps clients honest.
+    if nodes:
+        snapshot["nodes"] = list(reversed(nodes.values()))
+    if rels:
+        snapshot["relationships"] = list(reversed(rels.values()))
+    return snapshot
+
+
+class FlowServer:
+    def __init__(
+        self,
+        *,
+        ring_size: int = RING_SIZE,
+        max_body: int = MAX_BODY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.ring_size = ring_size
+        self.max_body = max_body
+        self.host = host
+        self.port = port
+        self.requests: list[Seen] = []
+        self._flows: dict[str, _Flow] = {}
+        self._faults: list[_Fault] = []
+        self._unhang = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._reopen: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_body * 4)
+        app.router.add_post("/v1/flows/{flow_id}/events", self._post_events)
+        app.router.add_get("/v1/flows/{flow_id}/snapshot", self._get_snapshot)
+        app.router.add_delete("/v1/flows/{flow_id}", self._delete_flow)
+        app.router.add_get("/healthz", self._ok)
+        app.router.add_get("/readyz", self._ok)
+        app.router.add_post("/_fake/restart", self._admin_restart)
+        app.router.add_post("/_fake/fail", self._admin_fail)
+        app.router.add_post("/_fake/hang", self._admin_hang)
+        app.router.add_post("/_fake/heal", self._admin_heal)
+        app.router.add_post("/_fake/refuse", self._admin_refuse)
+        app.router.add_get("/_fake/requests", self._admin_requests)
+        return app
+
+    async def start(self) -> str:
+        """Listen on `host:port` (a free port when 0); return the base URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        await self.accept()
+        return self.url
+
+    async def close(self) -> None:
+        self._unhang.set()
+        if self._reopen is not None:
+            self._reopen.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = self._site = None
+
+    async def refuse(self) -> None:
+        """Stop listening and drop open connections: clients now get connection errors."""
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        server = self._runner.server if self._runner is not None else None
+        for connection in server.connections if server is not None else ():
+            connection.force_close()
+
+    async def accept(self) -> None:
+        """Listen again, on the same port as before."""
+        if self._runner is None or self._site is not None:
+            return
+        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await self._site.start()
+        if self.port == 0:
+            self.port = self._runner.addresses[0][1]
+
+    def restart(self) -> None:
+        """Forget every flow, as a restarted real server does (recordings and faults stay)."""
+        self._flows.clear()
+
+    def delete_flow(self, flow_id: str) -> None:
+        self._flows.pop(flow_id, None)
+
+    def fail(
+        self,
+        status: int = 500,
+        *,
+        times: int | None = None,
+        method: str | None = None,
+        retry_after: str | None = None,
+        body: str = "injected fault",
+    ) -> None:
+        """Answer `status` to the next `times` flow requests (all of them when `None`)."""
+        self._faults.append(_Fault(status, times, method, retry_after, body))
+
+    def hang(self, *, times: int | None = None, method: str | None = None) -> None:
+        """Hold the next `times` flow requests unanswered until `heal()` (then 503, unapplied)."""
+        self._faults.append(_Fault(None, times, method, None, ""))
+
+    def heal(self) -> None:
+        """Drop every injected fault and release hung requests."""
+        self._faults.clear()
+        self._unhang.set()
+        self._unhang = asyncio.Event()
+
+    def snapshot(self, flow_id: str) -> Json | None:
+        """What `GET /v1/flows/{flow_id}/snapshot` answers now (`None` for 404)."""
+        flow = self._flows.get(flow_id)
+        return None if flow is None else fold(flow.ring)
+
+    def posts(self, flow_id: str | None = None) -> list[Seen]:
+        return [
+            seen
+            for seen in self.requests
+            if seen.method == "POST" and flow_id in (None, seen.flow_id)
+        ]
+
+    def _fault(self, method: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.matches(method):
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    async def _faulty(self, request: web.Request) -> web.Response | None:
+        fault = self._fault(request.method)
+        if fault is None:
+            return None
+        if fault.status is None:
+            await self._unhang.wait()
+            return web.Response(status=503, text="hung request released")
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return web.Response(status=fault.status, text=fault.body, headers=headers)
+
+    def _record(self, request: web.Request, body: bytes, status: int, at: float) -> None:
+        self.requests.append(
+            Seen(
+                at=at,
+                method=request.method,
+                path=request.path,
+                flow_id=request.match_info.get("flow_id", ""),
+                body=body,
+                status=status,
+                authorization=request.headers.get("Authorization"),
+                content_type=request.headers.get("Content-Type"),
+            )
+        )
+
+    async def _post_events(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        body = await request.read()
+        response = await self._faulty(request) or self._ingest(request.match_info["flow_id"], body)
+        self._record(request, body, response.status, arrived)
+        return response
+
+    def _ingest(self, flow_id: str, body: bytes) -> web.Response:
+        if len(body) > self.max_body:
+            return web.Response(status=413, text=f"body over {self.max_body} bytes")
+        try:
+            envelope: object = json.loads(body)
+        except ValueError as err:
+            return web.Response(status=400, text=f"malformed JSON: {err}")
+        found = problem(envelope)
+        if found is not None or not isinstance(envelope, dict):
+            return web.Response(status=400, text=found or "envelope must be a JSON object")
+        flow = self._flows.setdefault(flow_id, _Flow(self.ring_size))
+        flow.ring.append(envelope)
+        flow.seq += 1
+        return web.json_response({"seq": flow.seq})
+
+    async def _get_snapshot(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        response = await self._faulty(request)
+        if response is None:
+            snapshot = self.snapshot(request.match_info["flow_id"])
+            if snapshot is None:
+                response = web.Response(status=404, text="no such flow")
+            else:
+                response = web.json_response(snapshot)
+        self._record(request, b"", response.status, arrived)
+        return response
+
+    async def _delete_flow(self, request: web.Request) -> web.Response:
+        self.delete_flow(request.match_info["flow_id"])
+        return web.Response(status=204)
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _admin_restart(self, request: web.Request) -> web.Response:
+        self.restart()
+        return web.Response(text="ok")
+
+    async def _admin_fail(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.fail(
+            int(spec.get("status", 500)),
+            times=spec.get("times"),
+            method=spec.get("method"),
+            retry_after=spec.get("retryAfter"),
+            body=str(spec.get("body", "injected fault")),
+        )
+        return web.Response(text="ok")
+
+    async def _admin_hang(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        self.hang(times=spec.get("times"), method=spec.get("method"))
+        return web.Response(text="ok")
+
+    async def _admin_heal(self, request: web.Request) -> web.Response:
+        self.heal()
+        return web.Response(text="ok")
+
+    async def _admin_refuse(self, request: web.Request) -> web.Response:
+        seconds = float((await request.json()).get("seconds", 1.0))
+
+        async def refuse_for() -> None:
+            # Let this answer leave before its own connection is dropped.
+            await asyncio.sleep(0.05)
+            await self.refuse()
+            await asyncio.sleep(seconds)
+            await self.accept()
+
+        self._reopen = asyncio.ensure_future(refuse_for())
+        return web.Response(text="ok")
+
+    async def _admin_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "requests": [
+                    {
+                        "at": seen.at,
+                        "method": seen.method,
+                        "flowId": seen.flow_id,
+                        "status": seen.status,
+                        "bytes": len(seen.body),
+                    }
+                    for seen in self.requests
+                ]
+            }
+        )
+
+
+async def serve(host: str, port: int, ring_size: int) -> None:
+    server = FlowServer(ring_size=ring_size, host=host, port=port)
+    await server.start()
+    print(f"listening {server.url}", flush=True)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        await server.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A fake OpenovaFlow server for tests.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--ring-size", type=int, default=RING_SIZE)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, args.ring_size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
