@@ -1,0 +1,449 @@
+"""The whole adapter process against a real kube-apiserver and etcd, posting to the flow server.
+
+Every scenario ends by asserting the flow server's snapshot of this region
+equals the expected graph, written out literally for the first four.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localcluster import HELMCHART, HELMRELEASE, KubeClient, LocalCluster, TcpProxy, helmchart
+from tests.e2e.expected import KIT, edge_row, node_row
+from tests.e2e.harness import AdapterProcess, FlowServerProcess, wait_until
+from tests.fixtures import bootstrap_kit
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Scene:
+    namespace: str
+    region: str
+    flow_id: str
+    flow: FlowServerProcess
+    admin: KubeClient
+    cluster: LocalCluster
+    workdir: Path
+    started: list[AdapterProcess]
+
+    def node(self, name: str) -> str:
+        return f"{self.region}/{name}"
+
+    def adapter(
+        self, env: dict[str, str] | None = None, *, kubeconfig: Path | None = None, name: str = "a"
+    ) -> AdapterProcess:
+        config = kubeconfig or self.cluster.write_kubeconfig(self.workdir / f"kubeconfig-{name}")
+        adapter = AdapterProcess(
+            {
+                "FLOW_SERVER_URL": self.flow.url,
+                "FLOW_ID": self.flow_id,
+                "REGION_KEY": self.region,
+                "NAMESPACE_FILTER": self.namespace,
+                "LEADER_ELECTION": "false",
+                "EMIT_INTERVAL": "200ms",
+                **(env or {}),
+            },
+            config,
+            self.workdir,
+            name,
+        )
+        self.started.append(adapter)
+        return adapter.start()
+
+    def graph(self) -> tuple[dict[str, Any], dict[tuple[str, str, str], Any]]:
+        return self.flow.region(self.flow_id, self.region)
+
+    def statuses(self) -> dict[str, str]:
+        return {node_id: node["status"] for node_id, node in self.graph()[0].items()}
+
+    def release(
+        self, name: str, *, depends_on: tuple[str, ...] = (), labels: dict[str, str] | None = None
+    ) -> None:
+        obj: dict[str, Any] = {
+            "apiVersion": HELMRELEASE.api_version,
+            "kind": HELMRELEASE.kind,
+            "metadata": {"name": name, "namespace": self.namespace, "labels": labels or {}},
+            "spec": {
+                "interval": "10m",
+                "chart": {
+                    "spec": {"chart": name, "sourceRef": {"kind": "HelmRepository", "name": "kit"}}
+                },
+                "dependsOn": [{"name": dep} for dep in depends_on],
+            },
+        }
+        self.admin.create(obj)
+
+    def ready(self, name: str, status: str, reason: str, message: str = "") -> None:
+        """Write Ready through the status subresource, as helm-controller does."""
+        condition = {
+            "type": "Ready",
+            "status": status,
+            "reason": reason,
+            "message": message or f"{reason} for {name}",
+            "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "observedGeneration": 1,
+        }
+        self.admin.patch_status(
+            HELMRELEASE, self.namespace, name, {"conditions": [condition], "observedGeneration": 1}
+        )
+
+
+@pytest.fixture
+def scene(
+    cluster: LocalCluster, admin: KubeClient, namespace: str, tmp_path: Path
+) -> Iterator[Scene]:
+    flow = FlowServerProcess(tmp_path).start()
+    suffix = uuid.uuid4().hex[:6]
+    setup = Scene(namespace, f"e2e-{suffix}", f"flow-{suffix}", flow, admin, cluster, tmp_path, [])
+    yield setup
+    for adapter in setup.started:
+        adapter.stop()
+    flow.stop()
+    for adapter in setup.started:
+        print(f"--- {adapter.log.name}\n{adapter.log.read_text(errors='replace')[-6000:]}")
+
+
+def kit_expectation(region: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    nodes: set[tuple[Any, ...]] = {(region, region, "pending", None, region)}
+    edges: set[tuple[Any, ...]] = set()
+    for name, family, _slot, deps in KIT:
+        nodes.add((f"{region}/{name}", name, "pending", family, region))
+        edges.add((f"{region}/{name}", region, "contains", None))
+        for dep in deps:
+            edges.add((f"{region}/{dep}", f"{region}/{name}", "finish-to-start", "on-success"))
+    return nodes, edges
+
+
+def rows(scene: Scene) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    nodes, rels = scene.graph()
+    return {node_row(n) for n in nodes.values()}, {edge_row(r) for r in rels.values()}
+
+
+def converges(
+    scene: Scene, expected: tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]
+) -> Callable[[], bool]:
+    return lambda: rows(scene) == expected
+
+
+def test_initial_sync_of_a_bootstrap_kit(scene: Scene) -> None:
+    for obj in bootstrap_kit():
+        obj["metadata"]["namespace"] = scene.namespace
+        scene.admin.create(obj)
+    scene.adapter()
+    expected = kit_expectation(scene.region)
+    assert len(expected[0]) == 31
+    assert len(expected[1]) == 76
+    wait_until(converges(scene, expected), "the kit on the flow server")
+    keycloak = scene.graph()[0][scene.node("bp-keycloak")]
+    assert keycloak["flowId"] == scene.flow_id
+    assert keycloak["meta"]["slot"] == "30"
+    assert keycloak["meta"]["namespace"] == scene.namespace
+    assert isinstance(keycloak["startedAt"], int)
+
+
+def shown(scene: Scene, node: str, status: str, reason: str) -> Callable[[], bool]:
+    def check() -> bool:
+        current = scene.graph()[0].get(node)
+        return (
+            current is not None
+            and current["status"] == status
+            and current["meta"].get("readyReason") == reason
+        )
+
+    return check
+
+
+def test_status_walk_of_one_release(scene: Scene) -> None:
+    scene.release("bp-cilium", labels={"catalyst.openova.io/family": "network"})
+    scene.adapter()
+    node = scene.node("bp-cilium")
+    wait_until(lambda: scene.statuses().get(node) == "pending", "pending with no status")
+    walk = [
+        ("Unknown", "Progressing", "running"),
+        ("False", "Progressing", "running"),
+        ("False", "InstallFailed", "failed"),
+        ("True", "InstallSucceeded", "succeeded"),
+    ]
+    for status, reason, expected in walk:
+        scene.ready("bp-cilium", status, reason)
+        wait_until(shown(scene, node, expected, reason), f"{status}/{reason} shown as {expected}")
+        assert scene.statuses()[scene.region] == expected
+    final = scene.graph()[0][node]
+    assert final["family"] == "network"
+    assert isinstance(final["endedAt"], int)
+
+
+def test_depends_on_edited_and_release_deleted(scene: Scene) -> None:
+    scene.release("a")
+    scene.release("b")
+    scene.release("c", depends_on=("a",))
+    scene.adapter()
+    r = scene.region
+    base_nodes = {(r, r, "pending", None, r)} | {
+        (f"{r}/{n}", n, "pending", n, r) for n in ("a", "b", "c")
+    }
+    contains = {(f"{r}/{n}", r, "contains", None) for n in ("a", "b", "c")}
+    dep_a = (f"{r}/a", f"{r}/c", "finish-to-start", "on-success")
+    dep_b = (f"{r}/b", f"{r}/c", "finish-to-start", "on-success")
+    wait_until(converges(scene, (base_nodes, contains | {dep_a})), "a -> c")
+
+    current = scene.admin.get(HELMRELEASE, scene.namespace, "c")
+    current["spec"]["dependsOn"] = [{"name": "b"}]
+    scene.admin.replace(current)
+    wait_until(converges(scene, (base_nodes, contains | {dep_b})), "a -> c replaced by b -> c")
+
+    scene.admin.delete(HELMRELEASE, scene.namespace, "c")
+    remaining = {row for row in base_nodes if row[1] != "c"}
+    wait_until(
+        converges(scene, (remaining, {(f"{r}/{n}", r, "contains", None) for n in ("a", "b")})),
+        "c and its edges gone",
+    )
+
+
+def test_helm_chart_enrichment_follows_the_chart(scene: Scene) -> None:
+    scene.release("bp-harbor")
+    scene.adapter()
+    node = scene.node("bp-harbor")
+    wait_until(lambda: node in scene.graph()[0], "the release shown")
+    chart = helmchart(
+        f"{scene.namespace}-bp-harbor", scene.namespace, chart="harbor", version="1.14.x"
+    )
+    chart["metadata"]["labels"] = {
+        "helm.toolkit.fluxcd.io/name": "bp-harbor",
+        "helm.toolkit.fluxcd.io/namespace": scene.namespace,
+    }
+    scene.admin.create(chart)
+    scene.admin.patch_status(
+        HELMCHART,
+        scene.namespace,
+        chart["metadata"]["name"],
+        {
+            "artifact": {"revision": "1.14.2", "digest": "sha256:00", "path": "x", "url": "x"},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "ChartPullSucceeded",
+                    "message": "pulled 'harbor' chart with version '1.14.2'",
+                    "lastTransitionTime": "2026-11-20T09:13:58Z",
+                }
+            ],
+        },
+    )
+    ref = f"{scene.namespace}/{scene.namespace}-bp-harbor"
+    first = {
+        "ref": ref,
+        "name": "harbor",
+        "version": "1.14.2",
+        "ready": "True",
+        "reason": "ChartPullSucceeded",
+    }
+    wait_until(
+        lambda: scene.graph()[0][node]["meta"].get("chart") == first, "meta.chart from the chart"
+    )
+    scene.admin.patch_status(
+        HELMCHART, scene.namespace, chart["metadata"]["name"], {"artifact": {"revision": "1.14.3"}}
+    )
+    wait_until(
+        lambda: scene.graph()[0][node]["meta"].get("chart") == first | {"version": "1.14.3"},
+        "meta.chart follows the new revision",
+    )
+    assert scene.statuses()[node] == "pending"
+
+
+def test_recovers_when_the_apiserver_is_killed_and_restarted(scene: Scene) -> None:
+    scene.release("a")
+    adapter = scene.adapter({"WATCH_INACTIVITY_TIMEOUT": "10s"})
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
+    scene.cluster.kill_apiserver()
+    time.sleep(3)
+    scene.cluster.start_apiserver()
+    scene.ready("a", "True", "InstallSucceeded")
+    scene.release("b", depends_on=("a",))
+    wait_until(
+        lambda: (
+            scene.statuses()
+            == {scene.region: "pending", scene.node("a"): "succeeded", scene.node("b"): "pending"}
+            and (scene.node("a"), scene.node("b"), "finish-to-start") in scene.graph()[1]
+        ),
+        "changes made after the restart",
+    )
+    assert adapter.proc.poll() is None
+
+
+def test_watch_expiry_relists_and_reports_the_gap(scene: Scene) -> None:
+    for name in ("keep", "gone", "moving"):
+        scene.release(name)
+    with TcpProxy(scene.cluster.port) as proxy:
+        kubeconfig = scene.cluster.write_kubeconfig(scene.workdir / "proxied", server_url=proxy.url)
+        adapter = scene.adapter(kubeconfig=kubeconfig)
+        wait_until(lambda: len(scene.graph()[0]) == 4, "three releases shown")
+        expired_before = adapter.metric("flux_adapter_relists_total", reason="expired")
+        proxy.cut()
+        scene.admin.delete(HELMRELEASE, scene.namespace, "gone")
+        scene.ready("moving", "True", "InstallSucceeded")
+        for i in range(3):  # move the store's revision on so compaction passes the adapter's
+            scene.admin.create_namespace(f"{scene.namespace}-pad{i}")
+        time.sleep(12)  # two compaction intervals of the local cluster
+        proxy.restore()
+        wait_until(
+            lambda: (
+                scene.statuses()
+                == {
+                    scene.region: "pending",
+                    scene.node("keep"): "pending",
+                    scene.node("moving"): "succeeded",
+                }
+            ),
+            "the delete and update made while cut off",
+        )
+        assert (scene.node("gone"), scene.region, "contains") not in scene.graph()[1]
+        assert adapter.metric("flux_adapter_relists_total", reason="expired") > expired_before
+
+
+def test_silent_stall_is_recovered_within_the_inactivity_deadline(scene: Scene) -> None:
+    scene.release("a")
+    with TcpProxy(scene.cluster.port) as proxy:
+        kubeconfig = scene.cluster.write_kubeconfig(scene.workdir / "proxied", server_url=proxy.url)
+        adapter = scene.adapter({"WATCH_INACTIVITY_TIMEOUT": "5s"}, kubeconfig=kubeconfig)
+        wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
+        restarts = adapter.metric("flux_adapter_watch_restarts_total", resource="HelmRelease")
+        assert proxy.stall_current() >= 1
+        stalled = time.monotonic()
+        scene.ready("a", "True", "InstallSucceeded")
+        wait_until(lambda: scene.statuses().get(scene.node("a")) == "succeeded", "a succeeded")
+        assert time.monotonic() - stalled < 5 + 10
+        assert (
+            adapter.metric("flux_adapter_watch_restarts_total", resource="HelmRelease") > restarts
+        )
+        assert adapter.probe("/healthz") == 200
+
+
+def test_flow_server_restarted_empty_is_restored_within_one_resync(scene: Scene) -> None:
+    scene.release("a")
+    scene.release("b", depends_on=("a",))
+    scene.adapter({"RESYNC_INTERVAL": "3s"})
+    r = scene.region
+    expected = (
+        {
+            (r, r, "pending", None, r),
+            (f"{r}/a", "a", "pending", "a", r),
+            (f"{r}/b", "b", "pending", "b", r),
+        },
+        {
+            (f"{r}/a", r, "contains", None),
+            (f"{r}/b", r, "contains", None),
+            (f"{r}/a", f"{r}/b", "finish-to-start", "on-success"),
+        },
+    )
+    wait_until(converges(scene, expected), "graph before the restart")
+    scene.flow.restart()
+    assert scene.flow.snapshot(scene.flow_id) is None
+    restarted = time.monotonic()
+    wait_until(converges(scene, expected), "graph restored after the restart", timeout=30)
+    assert time.monotonic() - restarted < 3 + 10
+
+
+def test_missing_rbac_is_logged_and_recovers_once_granted(scene: Scene) -> None:
+    scene.release("a")
+    kubeconfig = scene.cluster.write_kubeconfig(scene.workdir / "alice", user="alice")
+    adapter = scene.adapter(kubeconfig=kubeconfig)
+    denied = wait_until(
+        lambda: [e for e in adapter.log_events() if e.get("event") == "rbac_denied"],
+        "rbac_denied logged",
+    )
+    assert denied[0]["missing"] in {
+        "list helmreleases.helm.toolkit.fluxcd.io",
+        "list helmcharts.source.toolkit.fluxcd.io",
+    }
+    assert adapter.probe("/healthz") == 200
+    assert adapter.probe("/readyz") == 503
+    for resources, group in (
+        ("helmreleases", "helm.toolkit.fluxcd.io"),
+        ("helmcharts", "source.toolkit.fluxcd.io"),
+    ):
+        scene.admin.grant(
+            "alice",
+            resources=[resources],
+            verbs=["list", "watch"],
+            api_groups=[group],
+            namespace=scene.namespace,
+        )
+    wait_until(lambda: adapter.probe("/readyz") == 200, "ready once granted")
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown once granted")
+    assert adapter.proc.poll() is None
+
+
+def test_leader_election_hands_over_when_the_leader_is_killed(scene: Scene) -> None:
+    scene.release("a")
+    lease = {
+        "LEADER_ELECTION": "true",
+        "LEASE_NAME": f"lease-{scene.region}",
+        "POD_NAMESPACE": scene.namespace,
+        "LEASE_DURATION": "4s",
+        "LEASE_RENEW_DEADLINE": "3s",
+        "LEASE_RETRY_PERIOD": "1s",
+    }
+    first = scene.adapter(lease | {"POD_NAME": "pod-1"}, name="pod-1")
+    second = scene.adapter(lease | {"POD_NAME": "pod-2"}, name="pod-2")
+    pair = [first, second]
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
+    time.sleep(2)
+    leaders = [p for p in pair if p.metric("flux_adapter_leader") == 1]
+    assert len(leaders) == 1
+    leader = leaders[0]
+    standby = second if leader is first else first
+    assert standby.metric("flux_adapter_envelopes_total", outcome="acked") == 0
+    assert leader.metric("flux_adapter_envelopes_total", outcome="acked") > 0
+
+    leader.signal(signal.SIGKILL)
+    killed = time.monotonic()
+    scene.ready("a", "True", "InstallSucceeded")
+    scene.release("b")
+    wait_until(
+        lambda: (
+            scene.statuses()
+            == {scene.region: "pending", scene.node("a"): "succeeded", scene.node("b"): "pending"}
+        ),
+        "the standby posts what changed while it took over",
+    )
+    assert time.monotonic() - killed < 4 + 10
+    assert standby.metric("flux_adapter_leader") == 1
+
+
+def test_sigterm_mid_burst_flushes_and_exits_zero(scene: Scene) -> None:
+    names = [f"r{i}" for i in range(5)]
+    for name in names:
+        scene.release(name)
+    adapter = scene.adapter({"EMIT_INTERVAL": "4s", "SHUTDOWN_TIMEOUT": "10s"})
+    wait_until(lambda: len(scene.graph()[0]) == 6, "five releases shown")
+    before = adapter.metric(
+        "flux_adapter_watch_events_total", resource="HelmRelease", type="MODIFIED"
+    )
+    for name in names:
+        scene.ready(name, "True", "InstallSucceeded")
+    wait_until(
+        lambda: (
+            adapter.metric(
+                "flux_adapter_watch_events_total", resource="HelmRelease", type="MODIFIED"
+            )
+            >= before + len(names)
+        ),
+        "the burst reached the adapter",
+    )
+    assert any(status == "pending" for status in scene.statuses().values())
+    adapter.signal(signal.SIGTERM)
+    assert adapter.wait(30) == 0
+    assert scene.statuses() == {scene.region: "succeeded"} | {
+        scene.node(n): "succeeded" for n in names
+    }
