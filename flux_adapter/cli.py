@@ -14,6 +14,7 @@ import structlog
 from flux_adapter import __version__
 from flux_adapter.config import EXIT_CONFIG, ConfigError, Settings, load_settings
 from flux_adapter.logs import configure_logging
+from flux_adapter.redact import redact_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _effective(settings: Settings) -> str:
     shown = settings.model_dump()
-    return "\n".join(f"{name.upper()}={value}" for name, value in shown.items())
+    return "\n".join(f"{name.upper()}={redact_text(str(value))}" for name, value in shown.items())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,20 +15,14 @@ from typing import Any, TextIO
 
 import structlog
 
+from flux_adapter.redact import MASK, redact_text
+
 _SECRET_KEYS = re.compile(r"token|password|secret|authorization|credential", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
-REDACTED = "[redacted]"
-
-
-def redact_text(text: str) -> str:
-    text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{REDACTED}@", text)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
 
 
 def _redact_value(key: str, value: Any) -> Any:
     if _SECRET_KEYS.search(key) and not key.endswith(("_file", "_path")):
-        return REDACTED
+        return MASK
     if isinstance(value, str):
         return redact_text(value)
     return value

@@ -8,7 +8,8 @@ import logging
 
 import structlog
 
-from flux_adapter.logs import REDACTED, configure_logging, redact_text
+from flux_adapter.logs import configure_logging
+from flux_adapter.redact import MASK, redact_text
 
 
 def test_events_are_one_json_object_per_line_with_fields() -> None:
@@ -30,8 +31,8 @@ def test_tokens_and_url_credentials_are_redacted() -> None:
     )
     line = json.loads(out.getvalue())
     assert "s3cret" not in out.getvalue()
-    assert line["token"] == REDACTED
-    assert line["url"] == f"https://{REDACTED}@flow/v1"
+    assert line["token"] == MASK
+    assert line["url"] == f"https://{MASK}@flow/v1"
     assert line["token_file"] == "/var/run/token"
 
 
