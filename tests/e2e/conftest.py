@@ -23,6 +23,7 @@ if str(_REPO_ROOT) not in sys.path:
 
 if TYPE_CHECKING:
     from localcluster import KubeClient, LocalCluster
+    from tests.e2e.scene import Scene
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +55,21 @@ def namespace(admin: KubeClient) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     admin.create_namespace(name)
     return name
+
+
+@pytest.fixture
+def scene(
+    cluster: LocalCluster, admin: KubeClient, namespace: str, tmp_path: Path
+) -> Iterator[Scene]:
+    from tests.e2e.harness import FlowServerProcess
+    from tests.e2e.scene import Scene
+
+    flow = FlowServerProcess(tmp_path).start()
+    suffix = uuid.uuid4().hex[:6]
+    setup = Scene(namespace, f"e2e-{suffix}", f"flow-{suffix}", flow, admin, cluster, tmp_path, [])
+    yield setup
+    for adapter in setup.started:
+        adapter.stop()
+    flow.stop()
+    for adapter in setup.started:
+        print(f"--- {adapter.log.name}\n{adapter.log.read_text(errors='replace')[-6000:]}")

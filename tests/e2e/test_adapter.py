@@ -8,109 +8,18 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from localcluster import HELMCHART, HELMRELEASE, KubeClient, LocalCluster, TcpProxy, helmchart
+from localcluster import HELMCHART, HELMRELEASE, TcpProxy, helmchart
 from tests.e2e.expected import KIT, edge_row, node_row
-from tests.e2e.harness import AdapterProcess, FlowServerProcess, wait_until
+from tests.e2e.harness import wait_until
+from tests.e2e.scene import Scene
 from tests.fixtures import bootstrap_kit
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Scene:
-    namespace: str
-    region: str
-    flow_id: str
-    flow: FlowServerProcess
-    admin: KubeClient
-    cluster: LocalCluster
-    workdir: Path
-    started: list[AdapterProcess]
-
-    def node(self, name: str) -> str:
-        return f"{self.region}/{name}"
-
-    def adapter(
-        self, env: dict[str, str] | None = None, *, kubeconfig: Path | None = None, name: str = "a"
-    ) -> AdapterProcess:
-        config = kubeconfig or self.cluster.write_kubeconfig(self.workdir / f"kubeconfig-{name}")
-        adapter = AdapterProcess(
-            {
-                "FLOW_SERVER_URL": self.flow.url,
-                "FLOW_ID": self.flow_id,
-                "REGION_KEY": self.region,
-                "NAMESPACE_FILTER": self.namespace,
-                "LEADER_ELECTION": "false",
-                "EMIT_INTERVAL": "200ms",
-                **(env or {}),
-            },
-            config,
-            self.workdir,
-            name,
-        )
-        self.started.append(adapter)
-        return adapter.start()
-
-    def graph(self) -> tuple[dict[str, Any], dict[tuple[str, str, str], Any]]:
-        return self.flow.region(self.flow_id, self.region)
-
-    def statuses(self) -> dict[str, str]:
-        return {node_id: node["status"] for node_id, node in self.graph()[0].items()}
-
-    def release(
-        self, name: str, *, depends_on: tuple[str, ...] = (), labels: dict[str, str] | None = None
-    ) -> None:
-        obj: dict[str, Any] = {
-            "apiVersion": HELMRELEASE.api_version,
-            "kind": HELMRELEASE.kind,
-            "metadata": {"name": name, "namespace": self.namespace, "labels": labels or {}},
-            "spec": {
-                "interval": "10m",
-                "chart": {
-                    "spec": {"chart": name, "sourceRef": {"kind": "HelmRepository", "name": "kit"}}
-                },
-                "dependsOn": [{"name": dep} for dep in depends_on],
-            },
-        }
-        self.admin.create(obj)
-
-    def ready(self, name: str, status: str, reason: str, message: str = "") -> None:
-        """Write Ready through the status subresource, as helm-controller does."""
-        condition = {
-            "type": "Ready",
-            "status": status,
-            "reason": reason,
-            "message": message or f"{reason} for {name}",
-            "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "observedGeneration": 1,
-        }
-        self.admin.patch_status(
-            HELMRELEASE, self.namespace, name, {"conditions": [condition], "observedGeneration": 1}
-        )
-
-
-@pytest.fixture
-def scene(
-    cluster: LocalCluster, admin: KubeClient, namespace: str, tmp_path: Path
-) -> Iterator[Scene]:
-    flow = FlowServerProcess(tmp_path).start()
-    suffix = uuid.uuid4().hex[:6]
-    setup = Scene(namespace, f"e2e-{suffix}", f"flow-{suffix}", flow, admin, cluster, tmp_path, [])
-    yield setup
-    for adapter in setup.started:
-        adapter.stop()
-    flow.stop()
-    for adapter in setup.started:
-        print(f"--- {adapter.log.name}\n{adapter.log.read_text(errors='replace')[-6000:]}")
 
 
 def kit_expectation(region: str) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
