@@ -1,0 +1,30 @@
+"""The README documents every setting the adapter reads and every metric it exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flux_adapter.config import Settings
+from flux_adapter.metrics import Metrics
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_every_environment_variable_is_documented() -> None:
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in README]
+    assert missing == []
+
+
+def test_every_metric_is_documented() -> None:
+    names = set()
+    for metric in Metrics().registry.collect():
+        suffix = "_total" if metric.type == "counter" else ""
+        names.add(metric.name + suffix)
+    missing = sorted(name for name in names if f"`{name}`" not in README)
+    assert missing == []
+
+
+def test_the_test_command_of_the_readme_is_what_ci_runs() -> None:
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "./scripts/test" in ci
+    assert "./scripts/test\n" in README
