@@ -11,6 +11,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from tests.fixtures import bootstrap_kit
+
 NAMESPACE = "flux-system"
 
 Condition = tuple[str, str]
@@ -20,37 +22,13 @@ SUCCEEDED: Condition = ("True", "UpgradeSucceeded")
 PROGRESSING: Condition = ("Unknown", "Progressing")
 UPGRADE_FAILED: Condition = ("False", "UpgradeFailed")
 
-BOOTSTRAP_KIT: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
-    ("bp-cilium", "network", ()),
-    ("bp-cert-manager", "security", ("bp-cilium",)),
-    ("bp-flux", "platform", ("bp-cilium",)),
-    ("bp-external-secrets", "security", ("bp-cert-manager",)),
-    ("bp-sealed-secrets", "security", ("bp-cert-manager",)),
-    ("bp-openbao", "security", ("bp-cert-manager", "bp-external-secrets")),
-    ("bp-kyverno", "policy", ("bp-cert-manager",)),
-    ("bp-trivy", "policy", ("bp-kyverno",)),
-    ("bp-hcloud-ccm", None, ("bp-cilium",)),
-    ("bp-hcloud-csi", None, ("bp-hcloud-ccm",)),
-    ("bp-seaweedfs", "storage", ("bp-hcloud-csi", "bp-cert-manager")),
-    ("bp-velero", "storage", ("bp-seaweedfs",)),
-    ("bp-cnpg", "database", ("bp-hcloud-csi",)),
-    ("bp-dragonfly", "database", ("bp-hcloud-csi",)),
-    ("bp-redpanda", "middleware", ("bp-hcloud-csi", "bp-cert-manager")),
-    ("bp-keycloak", "identity", ("bp-cnpg", "bp-cert-manager", "bp-external-secrets")),
-    ("bp-harbor", "registry", ("bp-cnpg", "bp-dragonfly", "bp-seaweedfs", "bp-keycloak")),
-    ("bp-prometheus", "observability", ("bp-hcloud-csi",)),
-    ("bp-loki", "observability", ("bp-seaweedfs",)),
-    ("bp-tempo", "observability", ("bp-seaweedfs",)),
-    ("bp-mimir", "observability", ("bp-seaweedfs", "bp-prometheus")),
-    ("bp-grafana", "observability", ("bp-loki", "bp-tempo", "bp-mimir", "bp-keycloak")),
-    ("bp-keda", "autoscaling", ("bp-prometheus",)),
-    ("bp-stunner", "network", ("bp-cilium",)),
-    ("bp-k8gb", "network", ("bp-cilium", "bp-external-secrets")),
-    ("bp-stalwart", None, ("bp-cnpg", "bp-keycloak")),
-    ("bp-guacamole", "workplace", ("bp-keycloak", "bp-cnpg", "bp-k8s-ws-proxy")),
-    ("bp-k8s-ws-proxy", "workplace", ("bp-cilium",)),
-    ("bp-openova-flow-server", "platform", ("bp-cilium", "bp-cert-manager")),
-    ("bp-openova-flow-emitter", "platform", ("bp-flux",)),
+BOOTSTRAP_KIT: tuple[tuple[str, str | None, tuple[str, ...]], ...] = tuple(
+    (
+        doc["metadata"]["name"],
+        doc["metadata"].get("labels", {}).get("catalyst.openova.io/family"),
+        tuple(dep["name"] for dep in doc["spec"].get("dependsOn", [])),
+    )
+    for doc in bootstrap_kit()
 )
 """The 30 releases and 46 dependsOn edges of a real bootstrap, as (name, family, dependsOn)."""
 
