@@ -36,7 +36,7 @@ from demo.bootstrap import (
 )
 from demo.dot import to_dot
 from demo.graph import FlowGraph
-from demo.play import Player, Watcher
+from demo.play import Observer, Player
 from demo.processes import (
     REPO_ROOT,
     Child,
@@ -46,7 +46,7 @@ from demo.processes import (
     start_adapter,
     start_flow_server,
 )
-from demo.render import find_or_install_dot, render, render_command
+from demo.render import can_install, install_dot, render, render_command
 from demo.schedule import schedule
 from demo.view import LiveUi, PlainUi, Ui
 from localcluster import (
@@ -65,6 +65,8 @@ EXIT_SIGINT: Final = 130
 EXIT_SIGTERM: Final = 143
 
 ADAPTER_USER: Final = "flux-adapter"
+OUTPUTS: Final = ("snapshot.json", "demo.dot", "demo.svg", "demo.png")
+"""Removed first, so a run that fails early leaves no picture from an earlier run."""
 READY_TIMEOUT: Final = 120.0
 """Generous: the machine may be busy with other people's tests."""
 
@@ -204,8 +206,15 @@ class Demo:
 
     def run(self) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
+        for stale in OUTPUTS:
+            (self.output / stale).unlink(missing_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix="flux-adapter-demo-"))
-        dot_bin = find_or_install_dot(self.ui.say, self.logs / "apt.log")
+        dot_bin = shutil.which("dot")
+        if dot_bin is None and can_install():
+            with self.ui.phase("installing Debian's graphviz for the picture (only once)"):
+                dot_bin = install_dot(self.logs / "apt.log")
+            if dot_bin is None:
+                self.ui.say(f"graphviz did not install (see {self._show(self.logs)}/apt.log)")
         kube = self._start_cluster()
         assert self.cluster is not None
         kubeconfig = self.cluster.write_kubeconfig(self.tmp / "adapter.kubeconfig", ADAPTER_USER)
@@ -220,14 +229,14 @@ class Demo:
         )
         self.playing = True
         started = time.monotonic()
-        watcher = Watcher(self.ui, self.read, self.check, started)
+        observer = Observer(self.ui, self.read, self.check, started)
         with self.ui.play():
-            Player(kube, SAMPLE, watcher, tick=tick, region=self.args.region).run(steps)
-            converged = watcher.until(
+            Player(kube, SAMPLE, observer, tick=tick, region=self.args.region).run(steps)
+            converged = observer.until(
                 time.monotonic() + self.args.converge_timeout,
                 lambda _: not mismatches(expected, self.snapshot()),
             )
-            watcher.until(time.monotonic() + 2 * tick)
+            observer.until(time.monotonic() + 2 * tick)
         return self._finish(expected, converged, time.monotonic() - started, dot_bin)
 
     # -- the end -----------------------------------------------------------

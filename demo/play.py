@@ -32,7 +32,7 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Watcher:
+class Observer:
     """Reads the flow server, shows what it read, and keeps the play's clock."""
 
     def __init__(
@@ -85,7 +85,7 @@ class Player:
         self,
         kube: KubeClient,
         samples: Sequence[Sample],
-        watcher: Watcher,
+        observer: Observer,
         *,
         tick: float,
         region: str,
@@ -93,13 +93,13 @@ class Player:
         self.kube = kube
         self.samples: Mapping[str, Sample] = {s.name: s for s in samples}
         self.slots = {s.name: i + 1 for i, s in enumerate(samples)}
-        self.watcher = watcher
+        self.observer = observer
         self.tick = tick
         self.region = region
         self._conditions: dict[str, dict[str, Json]] = {}
 
     def _event(self, text: str) -> None:
-        self.watcher.ui.cluster_event(self.watcher.elapsed, text)
+        self.observer.ui.cluster_event(self.observer.elapsed, text)
 
     def run(self, steps: Sequence[Step]) -> None:
         due = time.monotonic()
@@ -109,14 +109,14 @@ class Player:
             previous = step.at
             if step.action == "retrying":
                 due = max(due, self._await_failure(step.name))
-            self.watcher.until(due)
+            self.observer.until(due)
             self.apply(step)
-        self.watcher.refresh()
+        self.observer.refresh()
 
     def _await_failure(self, name: str) -> float:
         """Hold the retry until the server shows the failure, so nobody misses it."""
         node_id = f"{self.region}/{name}"
-        seen = self.watcher.until(
+        seen = self.observer.until(
             time.monotonic() + GATE_TIMEOUT,
             lambda graph: graph.statuses().get(node_id) == "failed",
         )

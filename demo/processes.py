@@ -51,7 +51,8 @@ class Child:
     ) -> None:
         self.name = name
         self.log = log
-        with log.open("ab") as out:
+        # Truncated: a log left by an earlier run must not be read as this one's.
+        with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 list(args),
                 stdin=subprocess.DEVNULL,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -40,14 +39,13 @@ def _apt(args: list[str], log: Path) -> bool:
     return done.returncode == 0
 
 
-def find_or_install_dot(say: Callable[[str], None], log: Path) -> str | None:
-    """The path of ``dot``, installing Debian's graphviz first when root and it is missing."""
-    found = shutil.which("dot")
-    if found is not None:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return None
-    say(f"installing Debian's {PACKAGE} for the picture (once; log: {log})")
+def can_install() -> bool:
+    """Installing system packages is only done as root: never prompt for a password."""
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def install_dot(log: Path) -> str | None:
+    """Install Debian's graphviz (refreshing the package lists if the first try fails)."""
     install = ["install", "-y", "-q", "--no-install-recommends", PACKAGE]
     if not _apt(install, log) and not (_apt(["update", "-q"], log) and _apt(install, log)):
         return None

@@ -37,6 +37,9 @@ def demo_env() -> dict[str, str]:
 
 
 def test_demo_plays_the_bootstrap_and_draws_the_converged_graph(tmp_path: Path) -> None:
+    # What an earlier run into the same directory leaves must not mislead this one.
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "flow-server.log").write_text("listening http://127.0.0.1:9\n")
     done = subprocess.run(
         demo_command(tmp_path, "--speed", "20"),
         cwd=REPO_ROOT,
