@@ -7,6 +7,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,21 +217,33 @@ def _proxied(cluster: LocalCluster, proxy: TcpProxy, timeout: float) -> KubeClie
     return KubeClient(proxy.url, cluster.admin_token, cluster.ca_file, timeout=timeout)
 
 
+def _watch_through(
+    proxy: TcpProxy,
+    cluster: LocalCluster,
+    admin: KubeClient,
+    namespace: str,
+    name: str,
+    timeout: float,
+) -> tuple[KubeClient, Iterator[dict[str, Any]]]:
+    """A new release, and a watch on it opened through the proxy from its creation."""
+    client = _proxied(cluster, proxy, timeout=timeout)
+    start = admin.create(helmrelease(name, namespace))
+    events = client.watch(
+        HELMRELEASE,
+        namespace,
+        resource_version=start["metadata"]["resourceVersion"],
+        timeout_seconds=30,
+        read_timeout=timeout,
+    )
+    return client, events
+
+
 def test_proxy_pause_stalls_and_resume_delivers(
     cluster: LocalCluster, admin: KubeClient, namespace: str
 ) -> None:
     with TcpProxy(cluster.port) as proxy:
-        client = _proxied(cluster, proxy, timeout=1.0)
+        client, events = _watch_through(proxy, cluster, admin, namespace, "paused", 1.0)
         assert client.request("GET", "/version")["major"] == "1"
-
-        start = admin.create(helmrelease("paused", namespace))
-        events = client.watch(
-            HELMRELEASE,
-            namespace,
-            resource_version=start["metadata"]["resourceVersion"],
-            timeout_seconds=30,
-            read_timeout=1.0,
-        )
         admin.patch_status(HELMRELEASE, namespace, "paused", {"n": 1})
         assert next(events)["type"] == "MODIFIED"
 
@@ -248,15 +261,7 @@ def test_proxy_pause_holds_bytes_on_open_stream(
     cluster: LocalCluster, admin: KubeClient, namespace: str
 ) -> None:
     with TcpProxy(cluster.port) as proxy:
-        client = _proxied(cluster, proxy, timeout=5.0)
-        start = admin.create(helmrelease("held", namespace))
-        events = client.watch(
-            HELMRELEASE,
-            namespace,
-            resource_version=start["metadata"]["resourceVersion"],
-            timeout_seconds=30,
-            read_timeout=5.0,
-        )
+        _, events = _watch_through(proxy, cluster, admin, namespace, "held", 5.0)
         received: list[dict[str, Any]] = []
         reader = threading.Thread(target=lambda: received.append(next(events)), daemon=True)
         proxy.pause()
@@ -272,15 +277,7 @@ def test_proxy_pause_holds_bytes_on_open_stream(
 
 def test_proxy_cut_and_restore(cluster: LocalCluster, admin: KubeClient, namespace: str) -> None:
     with TcpProxy(cluster.port) as proxy:
-        client = _proxied(cluster, proxy, timeout=5.0)
-        start = admin.create(helmrelease("cut", namespace))
-        events = client.watch(
-            HELMRELEASE,
-            namespace,
-            resource_version=start["metadata"]["resourceVersion"],
-            timeout_seconds=30,
-            read_timeout=5.0,
-        )
+        client, events = _watch_through(proxy, cluster, admin, namespace, "cut", 5.0)
         admin.patch_status(HELMRELEASE, namespace, "cut", {"n": 1})
         assert next(events)["type"] == "MODIFIED"
 
@@ -341,15 +338,7 @@ def test_proxy_stall_current_silences_open_streams_but_not_new_connections(
     cluster: LocalCluster, admin: KubeClient, namespace: str
 ) -> None:
     with TcpProxy(cluster.port) as proxy:
-        client = _proxied(cluster, proxy, timeout=1.0)
-        start = admin.create(helmrelease("half-open", namespace))
-        events = client.watch(
-            HELMRELEASE,
-            namespace,
-            resource_version=start["metadata"]["resourceVersion"],
-            timeout_seconds=30,
-            read_timeout=1.0,
-        )
+        _, events = _watch_through(proxy, cluster, admin, namespace, "half-open", 1.0)
         admin.patch_status(HELMRELEASE, namespace, "half-open", {"n": 1})
         assert next(events)["type"] == "MODIFIED"
 
