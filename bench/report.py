@@ -1,0 +1,336 @@
+"""Tables, targets and the JSON record of a run, with the machine they were measured on.
+
+A benchmark figure without its machine, versions and load is not worth
+keeping, so every printed report and every JSON file starts with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import flux_adapter
+from bench.scenarios import ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
+from localcluster import KubeClient, LocalCluster
+
+RSS_LIMIT_MB = 120.0
+SYNC_POSTS = 20
+SYNC_SECONDS = 3.0
+
+
+@dataclass
+class Results:
+    sync: list[SyncRun] = dataclasses.field(default_factory=list)
+    churn: list[ChurnRun] = dataclasses.field(default_factory=list)
+    noop: list[NoopRun] = dataclasses.field(default_factory=list)
+    memory: list[MemoryRun] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    target: str
+    measured: str
+    met: bool
+
+
+def _first(runs: Iterable[Any], poster: str, releases: int | None = None) -> Any:
+    for run in runs:
+        if run.poster == poster and releases in (None, run.releases):
+            return run
+    return None
+
+
+def checks(results: Results, settings: Settings, quick: bool) -> list[Check]:
+    """The issue's targets for what was run; in quick mode only the counts, never times."""
+    found: list[Check] = []
+    if results.sync:
+        size = max(settings.sync_sizes)
+        ours = _first(results.sync, "adapter", size)
+        found.append(
+            Check(
+                f"initial sync of {size:,}: POSTs",
+                f"<= {SYNC_POSTS}",
+                str(ours.posts),
+                ours.posts <= SYNC_POSTS,
+            )
+        )
+        if not quick:
+            found.append(
+                Check(
+                    f"initial sync of {size:,}: s after the LISTs",
+                    f"< {SYNC_SECONDS:g}",
+                    f"{ours.from_list_s:.2f}",
+                    ours.from_list_s < SYNC_SECONDS,
+                )
+            )
+    if results.churn:
+        ours, theirs = _first(results.churn, "adapter"), _first(results.churn, "baseline")
+        factor = 10 if quick else 20
+        ratio = theirs.posts / ours.posts if ours.posts else math.inf
+        found.append(
+            Check(
+                "churn: baseline POSTs / adapter POSTs",
+                f">= {factor}",
+                f"{ratio:.1f}",
+                ratio >= factor,
+            )
+        )
+        if not quick:
+            limit = (settings.emit_interval + 0.1) * 1000
+            p99 = ours.from_write_ms.p99
+            found.append(
+                Check(
+                    "churn: p99 ms from the status write",
+                    f"<= {limit:.0f}",
+                    f"{p99:.0f}",
+                    p99 <= limit,
+                )
+            )
+    if results.noop:
+        ours = _first(results.noop, "adapter")
+        found.append(Check("no-op churn: POSTs", "0", str(ours.posts), ours.posts == 0))
+    if results.memory and not quick:
+        size = max(settings.memory_sizes)
+        ours = _first(results.memory, "adapter", size)
+        found.append(
+            Check(
+                f"RSS MB at {size:,} releases",
+                f"< {RSS_LIMIT_MB:g}",
+                f"{ours.rss_mb:.1f}",
+                ours.rss_mb < RSS_LIMIT_MB,
+            )
+        )
+    return found
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (readable as printed text too), right-aligned numbers."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _ratio(theirs: float, ours: float) -> str:
+    if ours == 0:
+        return "∞" if theirs else "-"
+    return f"{theirs / ours:.1f}x"
+
+
+def sync_table(runs: Sequence[SyncRun]) -> str:
+    rows: list[list[str]] = []
+    for size in sorted({run.releases for run in runs}):
+        ours, theirs = _first(runs, "adapter", size), _first(runs, "baseline", size)
+        for run in (ours, theirs):
+            rows.append(
+                [
+                    f"{size:,}",
+                    run.poster,
+                    f"{run.posts:,}",
+                    f"{run.bytes / 1e6:.2f}",
+                    f"{run.from_start_s:.2f}",
+                    f"{run.from_list_s:.2f}",
+                    f"{run.cpu_s:.1f}",
+                ]
+            )
+        rows.append(
+            [
+                f"{size:,}",
+                "baseline ÷ adapter",
+                _ratio(theirs.posts, ours.posts),
+                _ratio(theirs.bytes, ours.bytes),
+                _ratio(theirs.from_start_s, ours.from_start_s),
+                _ratio(theirs.from_list_s, ours.from_list_s),
+                _ratio(theirs.cpu_s, ours.cpu_s),
+            ]
+        )
+    headers = ["releases", "poster", "POSTs", "MB sent", "s from start", "s from LIST", "CPU s"]
+    return table(headers, rows)
+
+
+def churn_table(runs: Sequence[ChurnRun]) -> str:
+    ours, theirs = _first(runs, "adapter"), _first(runs, "baseline")
+    rows = []
+    for run in (ours, theirs):
+        top = (
+            f"≤ {run.from_arrival_ms.max:.0f}"
+            if not run.arrival_exact
+            else f"{run.from_arrival_ms.max:.0f}"
+        )
+        rows.append(
+            [
+                run.poster,
+                f"{run.changes:,}",
+                f"{run.posts:,}",
+                f"{run.posts_per_change:.3f}",
+                f"{run.bytes_per_change:,.0f}",
+                *run.from_write_ms.row(),
+                f"{run.from_arrival_ms.p50:.0f}",
+                f"{run.from_arrival_ms.p99:.0f}",
+                top,
+                f"{run.cpu_per_1000_events:.2f}",
+            ]
+        )
+    rows.append(
+        [
+            "baseline ÷ adapter",
+            "",
+            _ratio(theirs.posts, ours.posts),
+            _ratio(theirs.posts_per_change, ours.posts_per_change),
+            _ratio(theirs.bytes_per_change, ours.bytes_per_change),
+            _ratio(theirs.from_write_ms.p50, ours.from_write_ms.p50),
+            _ratio(theirs.from_write_ms.p95, ours.from_write_ms.p95),
+            _ratio(theirs.from_write_ms.p99, ours.from_write_ms.p99),
+            _ratio(theirs.from_write_ms.max, ours.from_write_ms.max),
+            _ratio(theirs.from_arrival_ms.p50, ours.from_arrival_ms.p50),
+            _ratio(theirs.from_arrival_ms.p99, ours.from_arrival_ms.p99),
+            "",
+            _ratio(theirs.cpu_per_1000_events, ours.cpu_per_1000_events),
+        ]
+    )
+    headers = [
+        "poster",
+        "changes",
+        "POSTs",
+        "POSTs/change",
+        "bytes/change",
+        "write p50 ms",
+        "p95",
+        "p99",
+        "max",
+        "arrival p50 ms",
+        "p99",
+        "max",
+        "CPU s/1k events",
+    ]
+    return table(headers, rows)
+
+
+def noop_table(runs: Sequence[NoopRun]) -> str:
+    ours, theirs = _first(runs, "adapter"), _first(runs, "baseline")
+    rows = [
+        [
+            run.poster,
+            f"{run.updates:,}",
+            f"{run.events:,}",
+            f"{run.posts:,}",
+            f"{run.bytes:,}",
+            f"{run.cpu_per_1000_events:.2f}",
+        ]
+        for run in (ours, theirs)
+    ]
+    rows.append(
+        [
+            "baseline ÷ adapter",
+            "",
+            "",
+            _ratio(theirs.posts, ours.posts),
+            _ratio(theirs.bytes, ours.bytes),
+            _ratio(theirs.cpu_per_1000_events, ours.cpu_per_1000_events),
+        ]
+    )
+    return table(["poster", "updates", "events seen", "POSTs", "bytes", "CPU s/1k events"], rows)
+
+
+def memory_table(runs: Sequence[MemoryRun]) -> str:
+    rows: list[list[str]] = []
+    for size in sorted({run.releases for run in runs}):
+        ours, theirs = _first(runs, "adapter", size), _first(runs, "baseline", size)
+        for run in (ours, theirs):
+            rows.append([f"{size:,}", run.poster, f"{run.rss_mb:.1f}", f"{run.peak_mb:.1f}"])
+        rows.append(
+            [
+                f"{size:,}",
+                "adapter ÷ baseline",
+                _ratio(ours.rss_mb, theirs.rss_mb),
+                _ratio(ours.peak_mb, theirs.peak_mb),
+            ]
+        )
+    return table(["releases", "poster", "RSS MB", "peak RSS MB"], rows)
+
+
+def checks_table(found: Sequence[Check]) -> str:
+    rows = [[c.name, c.target, c.measured, "met" if c.met else "MISSED"] for c in found]
+    return table(["target", "wanted", "measured", ""], rows)
+
+
+def _command(args: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    except OSError as err:
+        return f"unavailable ({err})"
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else ""
+    )
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024 / 1e9
+    return math.nan
+
+
+def machine(cluster: LocalCluster) -> dict[str, Any]:
+    """Where and with what the figures were measured."""
+    repo = Path(__file__).resolve().parent.parent
+    revision = _command(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
+    dirty = _command(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"])
+    version = KubeClient.for_cluster(cluster).request("GET", "/version")
+    suffix = " with uncommitted changes" if dirty else ""
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "memory_gb": round(_memory_gb(), 1),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "kube_apiserver": version.get("gitVersion", "?"),
+        "etcd": _command(["etcd", "--version"]),
+        "adapter": f"flux-adapter {flux_adapter.__version__} ({revision}{suffix})",
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def to_json(
+    results: Results, found: Sequence[Check], settings: Settings, info: dict[str, Any]
+) -> dict[str, Any]:
+    def plain(run: Any) -> dict[str, Any]:
+        out = dataclasses.asdict(run)
+        for name in ("posts_per_change", "bytes_per_change", "cpu_per_1000_events"):
+            if hasattr(run, name):
+                out[name] = getattr(run, name)
+        return out
+
+    return {
+        "machine": info,
+        "settings": dataclasses.asdict(settings),
+        "initial_sync": [plain(run) for run in results.sync],
+        "churn": [plain(run) for run in results.churn],
+        "noop_churn": [plain(run) for run in results.noop],
+        "memory": [plain(run) for run in results.memory],
+        "checks": [dataclasses.asdict(check) for check in found],
+    }
