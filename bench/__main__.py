@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.emit_interval is not None:
         settings = dataclasses.replace(settings, emit_interval=args.emit_interval)
     logging.basicConfig(level=logging.WARNING)
+    # SIGTERM unwinds like Ctrl-C, so every process the run started is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     report = asyncio.run(run(args.scenario, settings, args.quick, args.out))
     missed = [check for check in report.checks if not check.met]
     return 1 if args.quick and missed else 0

@@ -40,7 +40,9 @@ class Bench:
 
     async def __aenter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self.cluster.start)
+        # From this thread, not a worker: the parent-death signal that stops
+        # etcd and the API server with us is only armed from the main thread.
+        self.cluster.start()
         admin = KubeClient.for_cluster(self.cluster)
         await asyncio.to_thread(admin.apply_crds)
         self.cluster.write_kubeconfig(self.kubeconfig)

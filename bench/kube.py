@@ -113,13 +113,19 @@ class Kube:
     async def paced(
         self, namespace: str, changes: Sequence[Change], rate: float, concurrency: int = 32
     ) -> list[Write]:
-        """Send `changes` at `rate` per second, each on its schedule, never more than
-        `concurrency` at once; a write the server refuses is recorded, not raised."""
+        """Send `changes` at `rate` per second, each on its schedule, at most `concurrency` at once.
+
+        Writes to one release never overlap: two in flight could be applied
+        out of order, leaving the older status in place, and the newer write
+        would then rightly never reach the flow server. A write the server
+        refuses is recorded, not raised.
+        """
         gate = asyncio.Semaphore(concurrency)
+        turns: dict[str, asyncio.Lock] = {}
         done: list[Write] = []
 
         async def one(change: Change) -> None:
-            async with gate:
+            async with turns.setdefault(change.name, asyncio.Lock()), gate:
                 sent = time.monotonic()
                 try:
                     await self.patch(namespace, change.name, change.patch, change.subresource)
