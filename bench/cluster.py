@@ -10,6 +10,7 @@ every scenario that needs that many.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -62,6 +63,16 @@ class Bench:
             self._recorder.terminate()
             self._recorder.wait(timeout=15)
         await asyncio.to_thread(self.cluster.stop)
+
+    def neighbours(self) -> dict[str, int]:
+        """The processes that share the machine with a poster under test, by role."""
+        found = {"load generator": os.getpid()}
+        if self._recorder is not None:
+            found["flow server (recorder)"] = self._recorder.pid
+        etcd, apiserver = self.cluster.pids
+        found["etcd"] = etcd
+        found["kube-apiserver"] = apiserver
+        return found
 
     def kube(self) -> Kube:
         return Kube(self.cluster.url, self.cluster.admin_token, self.cluster.ca_file)

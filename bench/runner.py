@@ -20,7 +20,9 @@ from bench.report import (
     checks,
     checks_table,
     churn_table,
+    latency_table,
     machine,
+    machine_table,
     memory_table,
     noop_table,
     sync_table,
@@ -71,6 +73,8 @@ async def run(scenario: str, settings: Settings, quick: bool, out: Path = RESULT
             for poster in POSTERS:
                 results.churn.append(await harness.churn(poster))
             _say("\n## churn\n" + churn_table(results.churn))
+            _say("\n### latency, ms\n" + latency_table(results.churn))
+            _say("\n### CPU seconds during the churn\n" + machine_table(results.churn))
         if "noop-churn" in wanted:
             for poster in POSTERS:
                 results.noop.append(await harness.noop(poster))

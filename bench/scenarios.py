@@ -16,7 +16,7 @@ from typing import Literal
 
 from bench.cluster import Bench
 from bench.kube import Write
-from bench.procs import Adapter, Baseline, Child, Usage
+from bench.procs import Adapter, Baseline, Child, Usage, usage
 from bench.stats import (
     Spread,
     counter_delta,
@@ -80,11 +80,13 @@ class ChurnRun:
     posts: int
     bytes: int
     from_write_ms: Spread
+    write_round_trip_ms: Spread
     never_carried: int
     from_arrival_ms: Spread
     arrival_exact: bool
     events: int
     cpu_s: float
+    machine_cpu_s: dict[str, float]
 
     @property
     def posts_per_change(self) -> float:
@@ -245,11 +247,13 @@ class Harness:
             posts=len(posts),
             bytes=sum(int(post["bytes"]) for post in posts),
             from_write_ms=spread(latencies),
+            write_round_trip_ms=spread([write.done - write.sent for write in ok]),
             never_carried=missing,
             from_arrival_ms=arrival,
             arrival_exact=exact,
             events=events,
             cpu_s=closed.cpu,
+            machine_cpu_s=closed.machine(),
         )
 
     async def noop(self, poster: Poster) -> NoopRun:
@@ -294,6 +298,10 @@ class Harness:
         return MemoryRun(poster=poster, releases=releases, rss_mb=use.rss_mb, peak_mb=use.peak_mb)
 
 
+def _neighbour_cpu(bench: Bench) -> dict[str, float]:
+    return {role: usage(pid).cpu for role, pid in bench.neighbours().items()}
+
+
 def _listed(child: Child) -> float:
     if isinstance(child, Adapter):
         listed = child.listed_at()
@@ -316,20 +324,43 @@ class _Window:
     started: float
     before: Usage
     metrics: dict[str, float]
+    neighbours: dict[str, float]
     cpu: float = 0.0
     after_metrics: dict[str, float] | None = None
+    seconds: float = 0.0
 
     @classmethod
     async def open(cls, bench: Bench, flow_id: str, child: Child) -> _Window:
         mark = (await bench.summary(flow_id))["posts"]
         metrics = child.metrics() if isinstance(child, Adapter) else {}
-        return cls(bench, flow_id, child, mark, time.monotonic(), child.usage(), metrics)
+        return cls(
+            bench,
+            flow_id,
+            child,
+            mark,
+            time.monotonic(),
+            child.usage(),
+            metrics,
+            _neighbour_cpu(bench),
+        )
 
     async def close(self) -> _Window:
         self.cpu = self.child.usage().cpu - self.before.cpu
+        self.seconds = time.monotonic() - self.started
+        after = _neighbour_cpu(self.bench)
+        self.neighbours = {role: after[role] - cpu for role, cpu in self.neighbours.items()}
         if isinstance(self.child, Adapter):
             self.after_metrics = self.child.metrics()
         return self
+
+    def machine(self) -> dict[str, float]:
+        """CPU seconds each process on the machine spent in the window, and the window's length."""
+        poster = self.child.name.split("-")[0]
+        return {
+            f"{poster} (under test)": self.cpu,
+            **self.neighbours,
+            "window (wall s)": self.seconds,
+        }
 
     def arrival(self, writes: int) -> tuple[Spread, bool, int]:
         """Latency from each event's arrival at the poster, whether it is exact, and the events.
