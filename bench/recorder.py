@@ -14,10 +14,7 @@ traffic or pay for folding a long ring. Validation is the fake's own.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from localcluster.apiserver import free_ports
 from tests.fakes.flow_server import MAX_BODY, problem
 
 Json = dict[str, Any]
@@ -117,30 +115,20 @@ class Recorder:
         return web.json_response({"posts": flow.posts[since:]})
 
 
-async def serve(host: str, port: int) -> None:
-    runner = web.AppRunner(Recorder().app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1]
-    print(f"listening http://{host}:{bound}", flush=True)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     args = parser.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port))
+    port = args.port or free_ports(1, args.host)[0]
+    web.run_app(
+        Recorder().app(),
+        host=args.host,
+        port=port,
+        access_log=None,
+        shutdown_timeout=1.0,
+        print=lambda _: print(f"listening http://{args.host}:{port}", flush=True),
+    )
     return 0
 
 

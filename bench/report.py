@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,62 +50,46 @@ def _first(runs: Iterable[Any], poster: str, releases: int | None = None) -> Any
     return None
 
 
+def _check(name: str, wanted: str, measured: float, fmt: str, met: bool) -> Check:
+    return Check(name, wanted, format(measured, fmt), met)
+
+
 def checks(results: Results, settings: Settings, quick: bool) -> list[Check]:
     """The issue's targets for what was run; in quick mode only the counts, never times."""
     found: list[Check] = []
     if results.sync:
         size = max(settings.sync_sizes)
-        ours = _first(results.sync, "adapter", size)
-        found.append(
-            Check(
-                f"initial sync of {size:,}: POSTs",
-                f"<= {SYNC_POSTS}",
-                str(ours.posts),
-                ours.posts <= SYNC_POSTS,
-            )
-        )
+        sync = _first(results.sync, "adapter", size)
+        name = f"initial sync of {size:,}"
+        posts = sync.posts
+        found.append(_check(f"{name}: POSTs", f"<= {SYNC_POSTS}", posts, "d", posts <= SYNC_POSTS))
         if not quick:
+            seconds = sync.from_list_s
+            wanted = f"< {SYNC_SECONDS:g}"
             found.append(
-                Check(
-                    f"initial sync of {size:,}: s after the LISTs",
-                    f"< {SYNC_SECONDS:g}",
-                    f"{ours.from_list_s:.2f}",
-                    ours.from_list_s < SYNC_SECONDS,
-                )
+                _check(f"{name}: s after the LISTs", wanted, seconds, ".2f", seconds < SYNC_SECONDS)
             )
     if results.churn:
         ours, theirs = _first(results.churn, "adapter"), _first(results.churn, "baseline")
         factor = 10 if quick else 20
         ratio = theirs.posts / ours.posts if ours.posts else math.inf
-        found.append(
-            Check(
-                "churn: baseline POSTs / adapter POSTs",
-                f">= {factor}",
-                f"{ratio:.1f}",
-                ratio >= factor,
-            )
-        )
+        name = "churn: baseline POSTs / adapter POSTs"
+        found.append(_check(name, f">= {factor}", ratio, ".1f", ratio >= factor))
         if not quick:
             limit = (settings.emit_interval + 0.1) * 1000
             for name, p99 in (
                 ("churn: p99 ms from the status write", ours.from_write_ms.p99),
                 ("churn: p99 ms from the event's arrival", ours.from_arrival_ms.p99),
             ):
-                found.append(Check(name, f"<= {limit:.0f}", f"{p99:.0f}", p99 <= limit))
+                found.append(_check(name, f"<= {limit:.0f}", p99, ".0f", p99 <= limit))
     if results.noop:
-        ours = _first(results.noop, "adapter")
-        found.append(Check("no-op churn: POSTs", "0", str(ours.posts), ours.posts == 0))
+        posts = _first(results.noop, "adapter").posts
+        found.append(_check("no-op churn: POSTs", "0", posts, "d", posts == 0))
     if results.memory and not quick:
         size = max(settings.memory_sizes)
-        ours = _first(results.memory, "adapter", size)
-        found.append(
-            Check(
-                f"RSS MB at {size:,} releases",
-                f"< {RSS_LIMIT_MB:g}",
-                f"{ours.rss_mb:.1f}",
-                ours.rss_mb < RSS_LIMIT_MB,
-            )
-        )
+        rss = _first(results.memory, "adapter", size).rss_mb
+        name = f"RSS MB at {size:,} releases"
+        found.append(_check(name, f"< {RSS_LIMIT_MB:g}", rss, ".1f", rss < RSS_LIMIT_MB))
     return found
 
 
@@ -128,87 +112,61 @@ def _ratio(theirs: float, ours: float) -> str:
     return f"{theirs / ours:.1f}x"
 
 
-def sync_table(runs: Sequence[SyncRun]) -> str:
+@dataclass(frozen=True)
+class Column:
+    """One figure of a side-by-side table: how to read it off a run and print it."""
+
+    header: str
+    value: Callable[[Any], float]
+    fmt: str
+    ratio: bool = True
+
+
+def side_by_side(ours: Any, theirs: Any, columns: Sequence[Column]) -> list[list[str]]:
+    """The adapter's row, the baseline's row, and their ratio (baseline ÷ adapter)."""
+    rows = [[run.poster, *(format(c.value(run), c.fmt) for c in columns)] for run in (ours, theirs)]
+    ratios = [_ratio(c.value(theirs), c.value(ours)) if c.ratio else "" for c in columns]
+    return [*rows, ["baseline ÷ adapter", *ratios]]
+
+
+def _by_size(runs: Sequence[Any], columns: Sequence[Column]) -> list[list[str]]:
     rows: list[list[str]] = []
     for size in sorted({run.releases for run in runs}):
-        ours, theirs = _first(runs, "adapter", size), _first(runs, "baseline", size)
-        for run in (ours, theirs):
-            rows.append(
-                [
-                    f"{size:,}",
-                    run.poster,
-                    f"{run.posts:,}",
-                    f"{run.bytes / 1e6:.2f}",
-                    f"{run.from_start_s:.2f}",
-                    f"{run.from_list_s:.2f}",
-                    f"{run.cpu_s:.1f}",
-                    f"{run.rss_mb:.0f}",
-                ]
-            )
-        rows.append(
-            [
-                f"{size:,}",
-                "baseline ÷ adapter",
-                _ratio(theirs.posts, ours.posts),
-                _ratio(theirs.bytes, ours.bytes),
-                _ratio(theirs.from_start_s, ours.from_start_s),
-                _ratio(theirs.from_list_s, ours.from_list_s),
-                _ratio(theirs.cpu_s, ours.cpu_s),
-                _ratio(theirs.rss_mb, ours.rss_mb),
-            ]
-        )
-    headers = [
-        "releases",
-        "poster",
-        "POSTs",
-        "MB sent",
-        "s from start",
-        "s from LIST",
-        "CPU s",
-        "RSS MB",
-    ]
-    return table(headers, rows)
+        pair = side_by_side(_first(runs, "adapter", size), _first(runs, "baseline", size), columns)
+        rows += [[f"{size:,}", *row] for row in pair]
+    return rows
+
+
+SYNC_COLUMNS = (
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("MB sent", lambda r: r.bytes / 1e6, ".2f"),
+    Column("s from start", lambda r: r.from_start_s, ".2f"),
+    Column("s from LIST", lambda r: r.from_list_s, ".2f"),
+    Column("CPU s", lambda r: r.cpu_s, ".1f"),
+    Column("RSS MB", lambda r: r.rss_mb, ".0f"),
+)
+
+
+def sync_table(runs: Sequence[SyncRun]) -> str:
+    headers = ["releases", "poster", *(c.header for c in SYNC_COLUMNS)]
+    return table(headers, _by_size(runs, SYNC_COLUMNS))
+
+
+CHURN_COLUMNS = (
+    Column("changes", lambda r: r.changes, ",", ratio=False),
+    Column("over s", lambda r: r.write_seconds, ".1f", ratio=False),
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("POSTs/change", lambda r: r.posts_per_change, ".3f"),
+    Column("bytes/change", lambda r: r.bytes_per_change, ",.0f"),
+    Column("never carried", lambda r: r.never_carried, "d", ratio=False),
+    Column("CPU s/1k events", lambda r: r.cpu_per_1000_events, ".2f"),
+)
 
 
 def churn_table(runs: Sequence[ChurnRun]) -> str:
     """Request economy and cost per change, side by side."""
-    ours, theirs = _first(runs, "adapter"), _first(runs, "baseline")
-    rows = [
-        [
-            run.poster,
-            f"{run.changes:,}",
-            f"{run.write_seconds:.1f}",
-            f"{run.posts:,}",
-            f"{run.posts_per_change:.3f}",
-            f"{run.bytes_per_change:,.0f}",
-            f"{run.never_carried}",
-            f"{run.cpu_per_1000_events:.2f}",
-        ]
-        for run in (ours, theirs)
-    ]
-    rows.append(
-        [
-            "baseline ÷ adapter",
-            "",
-            "",
-            _ratio(theirs.posts, ours.posts),
-            _ratio(theirs.posts_per_change, ours.posts_per_change),
-            _ratio(theirs.bytes_per_change, ours.bytes_per_change),
-            "",
-            _ratio(theirs.cpu_per_1000_events, ours.cpu_per_1000_events),
-        ]
-    )
-    headers = [
-        "poster",
-        "changes",
-        "over s",
-        "POSTs",
-        "POSTs/change",
-        "bytes/change",
-        "never carried",
-        "CPU s/1k events",
-    ]
-    return table(headers, rows)
+    rows = side_by_side(_first(runs, "adapter"), _first(runs, "baseline"), CHURN_COLUMNS)
+    return table(["poster", *(c.header for c in CHURN_COLUMNS)], rows)
 
 
 def latency_table(runs: Sequence[ChurnRun]) -> str:
@@ -253,47 +211,29 @@ def machine_table(runs: Sequence[ChurnRun]) -> str:
     return table(["process", *(f"{p} run" for p in POSTERS)], rows)
 
 
+NOOP_COLUMNS = (
+    Column("updates", lambda r: r.updates, ",", ratio=False),
+    Column("events seen", lambda r: r.events, ",", ratio=False),
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("bytes", lambda r: r.bytes, ","),
+    Column("CPU s/1k events", lambda r: r.cpu_per_1000_events, ".2f"),
+)
+
+
 def noop_table(runs: Sequence[NoopRun]) -> str:
-    ours, theirs = _first(runs, "adapter"), _first(runs, "baseline")
-    rows = [
-        [
-            run.poster,
-            f"{run.updates:,}",
-            f"{run.events:,}",
-            f"{run.posts:,}",
-            f"{run.bytes:,}",
-            f"{run.cpu_per_1000_events:.2f}",
-        ]
-        for run in (ours, theirs)
-    ]
-    rows.append(
-        [
-            "baseline ÷ adapter",
-            "",
-            "",
-            _ratio(theirs.posts, ours.posts),
-            _ratio(theirs.bytes, ours.bytes),
-            _ratio(theirs.cpu_per_1000_events, ours.cpu_per_1000_events),
-        ]
-    )
-    return table(["poster", "updates", "events seen", "POSTs", "bytes", "CPU s/1k events"], rows)
+    rows = side_by_side(_first(runs, "adapter"), _first(runs, "baseline"), NOOP_COLUMNS)
+    return table(["poster", *(c.header for c in NOOP_COLUMNS)], rows)
+
+
+MEMORY_COLUMNS = (
+    Column("RSS MB", lambda r: r.rss_mb, ".1f"),
+    Column("peak RSS MB", lambda r: r.peak_mb, ".1f"),
+)
 
 
 def memory_table(runs: Sequence[MemoryRun]) -> str:
-    rows: list[list[str]] = []
-    for size in sorted({run.releases for run in runs}):
-        ours, theirs = _first(runs, "adapter", size), _first(runs, "baseline", size)
-        for run in (ours, theirs):
-            rows.append([f"{size:,}", run.poster, f"{run.rss_mb:.1f}", f"{run.peak_mb:.1f}"])
-        rows.append(
-            [
-                f"{size:,}",
-                "adapter ÷ baseline",
-                _ratio(ours.rss_mb, theirs.rss_mb),
-                _ratio(ours.peak_mb, theirs.peak_mb),
-            ]
-        )
-    return table(["releases", "poster", "RSS MB", "peak RSS MB"], rows)
+    headers = ["releases", "poster", *(c.header for c in MEMORY_COLUMNS)]
+    return table(headers, _by_size(runs, MEMORY_COLUMNS))
 
 
 def checks_table(found: Sequence[Check]) -> str:

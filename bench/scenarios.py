@@ -25,7 +25,7 @@ from bench.stats import (
     spread,
     write_latencies,
 )
-from bench.workload import Plans, relationship_count
+from bench.workload import Change, Plans, relationship_count
 
 Poster = Literal["adapter", "baseline"]
 POSTERS: tuple[Poster, ...] = ("adapter", "baseline")
@@ -71,7 +71,19 @@ class SyncRun:
 
 
 @dataclass(frozen=True)
-class ChurnRun:
+class _Load:
+    """What a poster spent on a stream of watch events."""
+
+    events: int
+    cpu_s: float
+
+    @property
+    def cpu_per_1000_events(self) -> float:
+        return self.cpu_s / self.events * 1000 if self.events else 0.0
+
+
+@dataclass(frozen=True)
+class ChurnRun(_Load):
     poster: Poster
     releases: int
     changes: int
@@ -84,8 +96,6 @@ class ChurnRun:
     never_carried: int
     from_arrival_ms: Spread
     arrival_exact: bool
-    events: int
-    cpu_s: float
     machine_cpu_s: dict[str, float]
 
     @property
@@ -96,25 +106,15 @@ class ChurnRun:
     def bytes_per_change(self) -> float:
         return self.bytes / self.changes if self.changes else 0.0
 
-    @property
-    def cpu_per_1000_events(self) -> float:
-        return self.cpu_s / self.events * 1000 if self.events else 0.0
-
 
 @dataclass(frozen=True)
-class NoopRun:
+class NoopRun(_Load):
     poster: Poster
     releases: int
     updates: int
     failed_writes: int
     posts: int
     bytes: int
-    events: int
-    cpu_s: float
-
-    @property
-    def cpu_per_1000_events(self) -> float:
-        return self.cpu_s / self.events * 1000 if self.events else 0.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,16 @@ class Harness:
                 return
             await asyncio.sleep(0.5)
 
+    async def _drive(
+        self, flow_id: str, child: Child, changes: list[Change]
+    ) -> tuple[_Window, list[Write]]:
+        """Open the measuring window, then send `changes` at the configured rate."""
+        window = await _Window.open(self.bench, flow_id, child)
+        namespace = await self.bench.populated(self.settings.churn_releases)
+        async with self.bench.kube() as kube:
+            writes = await kube.paced(namespace, changes, self.settings.rate)
+        return window, writes
+
     async def sync(self, poster: Poster, releases: int) -> SyncRun:
         flow_id = f"{poster}-sync-{releases}"
         child = await self._synced(poster, flow_id, releases)
@@ -222,13 +232,8 @@ class Harness:
         flow_id = f"{poster}-churn"
         child = await self._synced(poster, flow_id, releases)
         try:
-            window = await _Window.open(self.bench, flow_id, child)
-            changes = self.plans.status_changes(
-                int(self.settings.rate * self.settings.churn_seconds)
-            )
-            namespace = await self.bench.populated(releases)
-            async with self.bench.kube() as kube:
-                writes = await kube.paced(namespace, changes, self.settings.rate)
+            count = int(self.settings.rate * self.settings.churn_seconds)
+            window, writes = await self._drive(flow_id, child, self.plans.status_changes(count))
             ok = [write for write in writes if write.ok]
             await self._carried(flow_id, child, ok, window.mark)
             await self._quiet(flow_id, child)
@@ -261,11 +266,8 @@ class Harness:
         flow_id = f"{poster}-noop"
         child = await self._synced(poster, flow_id, releases)
         try:
-            window = await _Window.open(self.bench, flow_id, child)
-            changes = self.plans.no_ops(int(self.settings.rate * self.settings.noop_seconds))
-            namespace = await self.bench.populated(releases)
-            async with self.bench.kube() as kube:
-                writes = await kube.paced(namespace, changes, self.settings.rate)
+            count = int(self.settings.rate * self.settings.noop_seconds)
+            window, writes = await self._drive(flow_id, child, self.plans.no_ops(count))
             # Give a poster that would send something every chance to: two
             # debounce windows and then some.
             await asyncio.sleep(max(2.0, 10 * self.settings.emit_interval))
