@@ -166,13 +166,22 @@ class Harness:
         return child
 
     async def _quiet(self, flow_id: str, child: Child, period: float = 1.0) -> int:
-        """Wait until `flow_id` has had no POST for `period` seconds; answer the POST count."""
+        """Wait until `flow_id` has had no POST for `period` seconds; answer the POST count.
+
+        A poster that never falls quiet (one resending in a loop) fails the
+        run after the sync deadline rather than hanging it.
+        """
+        give_up = time.monotonic() + self.settings.sync_deadline
         last = -1
         while True:
             child.check()
             count = (await self.bench.summary(flow_id))["posts"]
             if count == last:
                 return count
+            if time.monotonic() > give_up:
+                raise TimeoutError(
+                    f"{flow_id}: still posting after {self.settings.sync_deadline} s"
+                )
             last = count
             await asyncio.sleep(period)
 
