@@ -22,6 +22,7 @@ from typing import Any, Final
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.cluster import Bench
+from bench.workload import REGION
 from localcluster.apiserver import free_ports
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ class Adapter(Child):
         env = _env(
             FLOW_SERVER_URL=bench.recorder_url,
             FLOW_ID=flow_id,
-            REGION_KEY="bench",
+            REGION_KEY=REGION,
             NAMESPACE_FILTER=namespace,
             EMIT_INTERVAL=str(emit_interval),
             HEALTH_LISTEN_ADDR=f"127.0.0.1:{port}",
@@ -168,7 +169,7 @@ class Baseline(Child):
             "--flow-id",
             flow_id,
             "--region",
-            "bench",
+            REGION,
         ]
         env = _env(BENCH_KUBE_TOKEN=bench.cluster.admin_token)
         super().__init__(f"baseline-{flow_id}", args, env, logs)

@@ -25,11 +25,10 @@ from bench.stats import (
     spread,
     write_latencies,
 )
-from bench.workload import Change, Plans, relationship_count
+from bench.workload import REGION, Change, Plans, relationship_count
 
 Poster = Literal["adapter", "baseline"]
 POSTERS: tuple[Poster, ...] = ("adapter", "baseline")
-REGION = "bench"
 LATENCY = "flux_adapter_change_to_ack_seconds"
 STALLED = 30.0
 EVENTS = "flux_adapter_watch_events_total{resource=HelmRelease,type=MODIFIED}"

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+REGION: Final = "bench"
+"""The REGION_KEY both posters map into, so node ids match across them."""
+
 CHAIN: Final = 10
 """Each release depends on the one before it, in chains of this length."""
 
