@@ -8,7 +8,7 @@ names, absent optionals omitted, timestamps as integer milliseconds.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
@@ -41,6 +41,22 @@ class WireModel(BaseModel):
         populate_by_name=True,
         strict=True,
     )
+
+    _field_sets: ClassVar[dict[frozenset[str], set[str]]] = {}
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Share one set of "fields set" among every model that set the same fields.
+
+        Pydantic gives each instance its own set (about 700 bytes for a
+        node); the graph of ten thousand releases holds thirty thousand
+        models, and their sets were a fifth of its memory. The models are
+        frozen, so pydantic never adds to the set in place, and a copy gets
+        its own. The memo holds at most one set per combination of fields.
+        """
+        mine = self.__pydantic_fields_set__
+        shared = WireModel._field_sets.setdefault(frozenset(mine), mine)
+        if shared is not mine:
+            object.__setattr__(self, "__pydantic_fields_set__", shared)
 
     def wire(self) -> bytes:
         """The exact bytes this model contributes to an envelope's body."""

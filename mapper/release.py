@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from pydantic import JsonValue
@@ -21,7 +22,8 @@ MESSAGE_LIMIT = 512
 
 
 def node_id(region: str, name: str) -> str:
-    return f"{region}/{name}"
+    """The node's id, interned: the graph keeps it as a key, in its node and in every edge."""
+    return sys.intern(f"{region}/{name}")
 
 
 def family_of(release: ReleaseView) -> str:

@@ -167,3 +167,27 @@ def test_chart_change_touches_its_release() -> None:
     store.upsert("HelmChart", ready_chart())
 
     assert sink.calls[-1].nodes == {node("bp-keycloak")}
+
+
+def test_an_object_equal_in_another_key_order_is_not_a_change() -> None:
+    store, sink, _ = make_store()
+    obj = with_version(release("a", ready="True"), "7")
+    store.upsert("HelmRelease", obj)
+    calls = len(sink.calls)
+
+    store.upsert("HelmRelease", {key: obj[key] for key in reversed(list(obj))})
+
+    assert len(sink.calls) == calls
+
+
+def test_get_answers_a_copy_the_caller_may_change() -> None:
+    store, _, _ = make_store()
+    store.upsert("HelmRelease", release("a", ready="True"))
+
+    held = store.get("HelmRelease", ("flux-system", "a"))
+    assert held is not None
+    held["metadata"]["name"] = "changed"
+
+    again = store.get("HelmRelease", ("flux-system", "a"))
+    assert again is not None
+    assert again["metadata"]["name"] == "a"

@@ -137,3 +137,28 @@ def test_each_envelope_serialises_to_the_contract_shape() -> None:
 def test_a_node_round_trips_through_its_json() -> None:
     node = FlowNode.model_validate(GOOD_NODE | {"meta": {"chart": {"version": "1"}}})
     assert FlowNode.model_validate_json(node.wire()) == node
+
+
+NODE_FIELDS = {"id", "flow_id", "label", "status"}
+
+
+def test_models_that_set_the_same_fields_share_one_fields_set() -> None:
+    a = FlowNode.model_validate(GOOD_NODE)
+    b = FlowNode.model_validate(GOOD_NODE | {"id": "r/b"})
+
+    assert a.model_fields_set == NODE_FIELDS
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
+    with_family = FlowNode.model_validate(GOOD_NODE | {"family": "x"})
+    assert with_family.model_fields_set == NODE_FIELDS | {"family"}
+
+
+def test_a_copy_with_updates_leaves_the_shared_fields_set_alone() -> None:
+    a = FlowNode.model_validate(GOOD_NODE)
+    b = FlowNode.model_validate(GOOD_NODE | {"id": "r/b"})
+
+    copied = a.model_copy(update={"family": "x"})
+
+    assert "family" in copied.model_fields_set
+    assert a.model_fields_set == NODE_FIELDS
+    assert b.model_fields_set == NODE_FIELDS
+    assert FlowNode.model_validate(GOOD_NODE).model_fields_set == NODE_FIELDS

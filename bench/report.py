@@ -1,0 +1,308 @@
+"""Tables, targets and the JSON record of a run, with the machine they were measured on.
+
+A benchmark figure without its machine, versions and load is not worth
+keeping, so every printed report and every JSON file starts with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import flux_adapter
+from bench.scenarios import POSTERS, ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
+from localcluster import KubeClient, LocalCluster
+
+RSS_LIMIT_MB = 120.0
+SYNC_POSTS = 20
+SYNC_SECONDS = 3.0
+
+
+@dataclass
+class Results:
+    sync: list[SyncRun] = dataclasses.field(default_factory=list)
+    churn: list[ChurnRun] = dataclasses.field(default_factory=list)
+    noop: list[NoopRun] = dataclasses.field(default_factory=list)
+    memory: list[MemoryRun] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    target: str
+    measured: str
+    met: bool
+
+
+def _first(runs: Iterable[Any], poster: str, releases: int | None = None) -> Any:
+    for run in runs:
+        if run.poster == poster and releases in (None, run.releases):
+            return run
+    return None
+
+
+def _check(name: str, wanted: str, measured: float, fmt: str, met: bool) -> Check:
+    return Check(name, wanted, format(measured, fmt), met)
+
+
+def checks(results: Results, settings: Settings, quick: bool) -> list[Check]:
+    """The issue's targets for what was run; in quick mode only the counts, never times."""
+    found: list[Check] = []
+    if results.sync:
+        size = max(settings.sync_sizes)
+        sync = _first(results.sync, "adapter", size)
+        name = f"initial sync of {size:,}"
+        posts = sync.posts
+        found.append(_check(f"{name}: POSTs", f"<= {SYNC_POSTS}", posts, "d", posts <= SYNC_POSTS))
+        if not quick:
+            seconds = sync.from_list_s
+            wanted = f"< {SYNC_SECONDS:g}"
+            found.append(
+                _check(f"{name}: s after the LISTs", wanted, seconds, ".2f", seconds < SYNC_SECONDS)
+            )
+    if results.churn:
+        ours, theirs = _first(results.churn, "adapter"), _first(results.churn, "baseline")
+        factor = 10 if quick else 20
+        ratio = theirs.posts / ours.posts if ours.posts else math.inf
+        name = "churn: baseline POSTs / adapter POSTs"
+        found.append(_check(name, f">= {factor}", ratio, ".1f", ratio >= factor))
+        if not quick:
+            limit = (settings.emit_interval + 0.1) * 1000
+            for name, p99 in (
+                ("churn: p99 ms from the status write", ours.from_write_ms.p99),
+                ("churn: p99 ms from the event's arrival", ours.from_arrival_ms.p99),
+            ):
+                found.append(_check(name, f"<= {limit:.0f}", p99, ".0f", p99 <= limit))
+    if results.noop:
+        posts = _first(results.noop, "adapter").posts
+        found.append(_check("no-op churn: POSTs", "0", posts, "d", posts == 0))
+    if results.memory and not quick:
+        size = max(settings.memory_sizes)
+        rss = _first(results.memory, "adapter", size).rss_mb
+        name = f"RSS MB at {size:,} releases"
+        found.append(_check(name, f"< {RSS_LIMIT_MB:g}", rss, ".1f", rss < RSS_LIMIT_MB))
+    return found
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table (readable as printed text too), right-aligned numbers."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _ratio(theirs: float, ours: float) -> str:
+    if ours == 0:
+        return "∞" if theirs else "-"
+    return f"{theirs / ours:.1f}x"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of a side-by-side table: how to read it off a run and print it."""
+
+    header: str
+    value: Callable[[Any], float]
+    fmt: str
+    ratio: bool = True
+
+
+def side_by_side(ours: Any, theirs: Any, columns: Sequence[Column]) -> list[list[str]]:
+    """The adapter's row, the baseline's row, and their ratio (baseline ÷ adapter)."""
+    rows = [[run.poster, *(format(c.value(run), c.fmt) for c in columns)] for run in (ours, theirs)]
+    ratios = [_ratio(c.value(theirs), c.value(ours)) if c.ratio else "" for c in columns]
+    return [*rows, ["baseline ÷ adapter", *ratios]]
+
+
+def _by_size(runs: Sequence[Any], columns: Sequence[Column]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for size in sorted({run.releases for run in runs}):
+        pair = side_by_side(_first(runs, "adapter", size), _first(runs, "baseline", size), columns)
+        rows += [[f"{size:,}", *row] for row in pair]
+    return rows
+
+
+SYNC_COLUMNS = (
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("MB sent", lambda r: r.bytes / 1e6, ".2f"),
+    Column("s from start", lambda r: r.from_start_s, ".2f"),
+    Column("s from LIST", lambda r: r.from_list_s, ".2f"),
+    Column("CPU s", lambda r: r.cpu_s, ".1f"),
+    Column("RSS MB", lambda r: r.rss_mb, ".0f"),
+)
+
+
+def sync_table(runs: Sequence[SyncRun]) -> str:
+    headers = ["releases", "poster", *(c.header for c in SYNC_COLUMNS)]
+    return table(headers, _by_size(runs, SYNC_COLUMNS))
+
+
+CHURN_COLUMNS = (
+    Column("changes", lambda r: r.changes, ",", ratio=False),
+    Column("over s", lambda r: r.write_seconds, ".1f", ratio=False),
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("POSTs/change", lambda r: r.posts_per_change, ".3f"),
+    Column("bytes/change", lambda r: r.bytes_per_change, ",.0f"),
+    Column("never carried", lambda r: r.never_carried, "d", ratio=False),
+    Column("CPU s/1k events", lambda r: r.cpu_per_1000_events, ".2f"),
+)
+
+
+def churn_table(runs: Sequence[ChurnRun]) -> str:
+    """Request economy and cost per change, side by side."""
+    rows = side_by_side(_first(runs, "adapter"), _first(runs, "baseline"), CHURN_COLUMNS)
+    return table(["poster", *(c.header for c in CHURN_COLUMNS)], rows)
+
+
+def latency_table(runs: Sequence[ChurnRun]) -> str:
+    """Where a change's time goes, in ms: the API server's write, then the poster."""
+    ours, theirs = _first(runs, "adapter"), _first(runs, "baseline")
+    rows = []
+    for run in (ours, theirs):
+        arrival = run.from_arrival_ms.row()
+        if not run.arrival_exact:
+            arrival[-1] = "≤ " + arrival[-1]
+        rows.append([run.poster, "status write → POST carrying it", *run.from_write_ms.row()])
+        how = "exact" if run.arrival_exact else "histogram"
+        rows.append([run.poster, f"event arrival → ack ({how})", *arrival])
+        rows.append(
+            [run.poster, "the status write's own round trip", *run.write_round_trip_ms.row()]
+        )
+    rows.append(
+        [
+            "baseline ÷ adapter",
+            "status write → POST",
+            _ratio(theirs.from_write_ms.p50, ours.from_write_ms.p50),
+            _ratio(theirs.from_write_ms.p95, ours.from_write_ms.p95),
+            _ratio(theirs.from_write_ms.p99, ours.from_write_ms.p99),
+            _ratio(theirs.from_write_ms.max, ours.from_write_ms.max),
+        ]
+    )
+    return table(["poster", "from → to", "p50", "p95", "p99", "max"], rows)
+
+
+def machine_table(runs: Sequence[ChurnRun]) -> str:
+    """CPU seconds every process on the machine spent while each poster took the churn."""
+    roles: list[str] = []
+    for run in runs:
+        roles += [role for role in run.machine_cpu_s if role not in roles]
+    # The posters first, the window's length last.
+    roles.sort(key=lambda role: (not role.endswith("(under test)"), role.startswith("window")))
+    by_poster = {run.poster: run.machine_cpu_s for run in runs}
+    rows = [
+        [role, *(f"{by_poster[p].get(role, 0.0):.1f}" if p in by_poster else "" for p in POSTERS)]
+        for role in roles
+    ]
+    return table(["process", *(f"{p} run" for p in POSTERS)], rows)
+
+
+NOOP_COLUMNS = (
+    Column("updates", lambda r: r.updates, ",", ratio=False),
+    Column("events seen", lambda r: r.events, ",", ratio=False),
+    Column("POSTs", lambda r: r.posts, ","),
+    Column("bytes", lambda r: r.bytes, ","),
+    Column("CPU s/1k events", lambda r: r.cpu_per_1000_events, ".2f"),
+)
+
+
+def noop_table(runs: Sequence[NoopRun]) -> str:
+    rows = side_by_side(_first(runs, "adapter"), _first(runs, "baseline"), NOOP_COLUMNS)
+    return table(["poster", *(c.header for c in NOOP_COLUMNS)], rows)
+
+
+MEMORY_COLUMNS = (
+    Column("RSS MB", lambda r: r.rss_mb, ".1f"),
+    Column("peak RSS MB", lambda r: r.peak_mb, ".1f"),
+)
+
+
+def memory_table(runs: Sequence[MemoryRun]) -> str:
+    headers = ["releases", "poster", *(c.header for c in MEMORY_COLUMNS)]
+    return table(headers, _by_size(runs, MEMORY_COLUMNS))
+
+
+def checks_table(found: Sequence[Check]) -> str:
+    rows = [[c.name, c.target, c.measured, "met" if c.met else "MISSED"] for c in found]
+    return table(["target", "wanted", "measured", ""], rows)
+
+
+def _command(args: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+    except OSError as err:
+        return f"unavailable ({err})"
+    return (
+        (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else ""
+    )
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
+def _memory_gb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024 / 1e9
+    return math.nan
+
+
+def machine(cluster: LocalCluster) -> dict[str, Any]:
+    """Where and with what the figures were measured."""
+    repo = Path(__file__).resolve().parent.parent
+    revision = _command(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
+    dirty = _command(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"])
+    version = KubeClient.for_cluster(cluster).request("GET", "/version")
+    suffix = " with uncommitted changes" if dirty else ""
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": len(os.sched_getaffinity(0)),
+        "memory_gb": round(_memory_gb(), 1),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "kube_apiserver": version.get("gitVersion", "?"),
+        "etcd": _command(["etcd", "--version"]),
+        "adapter": f"flux-adapter {flux_adapter.__version__} ({revision}{suffix})",
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def to_json(
+    results: Results, found: Sequence[Check], settings: Settings, info: dict[str, Any]
+) -> dict[str, Any]:
+    def plain(run: Any) -> dict[str, Any]:
+        out = dataclasses.asdict(run)
+        for name in ("posts_per_change", "bytes_per_change", "cpu_per_1000_events"):
+            if hasattr(run, name):
+                out[name] = getattr(run, name)
+        return out
+
+    return {
+        "machine": info,
+        "settings": dataclasses.asdict(settings),
+        "initial_sync": [plain(run) for run in results.sync],
+        "churn": [plain(run) for run in results.churn],
+        "noop_churn": [plain(run) for run in results.noop],
+        "memory": [plain(run) for run in results.memory],
+        "checks": [dataclasses.asdict(check) for check in found],
+    }

@@ -1,0 +1,94 @@
+"""One benchmark run end to end: the cluster up, the scenarios through both posters, the record.
+
+Kept apart from the command line so the CI test runs exactly what
+`python -m bench --quick` runs and asserts on the figures, not on text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.cluster import Bench
+from bench.report import (
+    Check,
+    Results,
+    checks,
+    checks_table,
+    churn_table,
+    latency_table,
+    machine,
+    machine_table,
+    memory_table,
+    noop_table,
+    sync_table,
+    to_json,
+)
+from bench.scenarios import POSTERS, Harness, Settings
+
+SCENARIOS = ("initial-sync", "churn", "noop-churn", "memory", "all")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    results: Results
+    checks: list[Check]
+    path: Path
+    document: dict[str, Any]
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _wanted(scenario: str, quick: bool) -> tuple[str, ...]:
+    if scenario != "all":
+        return (scenario,)
+    # Memory is left out of the CI run: it asserts nothing there.
+    return SCENARIOS[:3] if quick else SCENARIOS[:-1]
+
+
+async def run(scenario: str, settings: Settings, quick: bool, out: Path = RESULTS) -> Report:
+    """Run `scenario` ("all" for every one) and write its JSON; the report is returned too."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{scenario}{'-quick' if quick else ''}-{stamp}"
+    logs = out / f"{name}-logs"
+    wanted = _wanted(scenario, quick)
+    results = Results()
+    async with Bench(logs) as bench:
+        info = machine(bench.cluster)
+        _say("  ".join(f"{key}={value}" for key, value in info.items()))
+        harness = Harness(bench, settings, logs)
+        if "initial-sync" in wanted:
+            for size in settings.sync_sizes:
+                for poster in POSTERS:
+                    results.sync.append(await harness.sync(poster, size))
+            _say("\n## initial sync\n" + sync_table(results.sync))
+        if "churn" in wanted:
+            for poster in POSTERS:
+                results.churn.append(await harness.churn(poster))
+            _say("\n## churn\n" + churn_table(results.churn))
+            _say("\n### latency, ms\n" + latency_table(results.churn))
+            _say("\n### CPU seconds during the churn\n" + machine_table(results.churn))
+        if "noop-churn" in wanted:
+            for poster in POSTERS:
+                results.noop.append(await harness.noop(poster))
+            _say("\n## no-op churn\n" + noop_table(results.noop))
+        if "memory" in wanted:
+            for size in settings.memory_sizes:
+                for poster in POSTERS:
+                    results.memory.append(await harness.memory(poster, size))
+            _say("\n## memory\n" + memory_table(results.memory))
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    found = checks(results, settings, quick)
+    _say("\n## targets\n" + checks_table(found))
+    document = to_json(results, found, settings, info)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    _say(f"\nwrote {path}")
+    return Report(results, found, path, document)
