@@ -148,7 +148,16 @@ class Adapter:
 
         listen = s.listen
         self.health = HealthServer(listen.host, listen.port, live_checks, ready, self.metrics)
-        await self.health.start()
+        try:
+            await self.health.start()
+        except OSError as err:
+            log.error(
+                "health_listen_failed",
+                addr=s.health_listen_addr,
+                error=str(err),
+                hint="set HEALTH_LISTEN_ADDR to a free host:port",
+            )
+            return EXIT_FAILED
 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -182,8 +191,8 @@ class Adapter:
                     await elector.release()
                 await _cancel(side_tasks)
         except* Exception as group_failure:
-            for err in group_failure.exceptions:
-                log.error("adapter_failed", error=repr(err))
+            for failure in group_failure.exceptions:
+                log.error("adapter_failed", error=repr(failure))
             failed = True
         else:
             failed = False

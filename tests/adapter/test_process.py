@@ -8,12 +8,15 @@ import io
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import structlog
+import structlog.testing
 
 from flux_adapter.app import Adapter
 from flux_adapter.config import Settings
@@ -280,3 +283,23 @@ async def test_sigterm_mid_burst_flushes_before_exiting(
     assert region_view(flow) == {REGION: "succeeded"} | {
         f"{REGION}/{n}": "succeeded" for n in names
     }
+
+
+async def test_a_taken_health_port_fails_clearly_instead_of_running_unprobed(
+    peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path],
+) -> None:
+    _, _, flow, kubeconfig = peers
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        adapter = Adapter(
+            settings(flow_server_url=flow.url, health_listen_addr=f"127.0.0.1:{port}"),
+            kubeconfig=str(kubeconfig),
+        )
+        with structlog.testing.capture_logs() as logs:
+            assert await asyncio.wait_for(adapter.run(), 30) == 1
+    assert [e["addr"] for e in logs if e["event"] == "health_listen_failed"] == [
+        f"127.0.0.1:{port}"
+    ]
+    assert flow.snapshot(FLOW) is None
