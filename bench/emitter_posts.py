@@ -30,7 +30,7 @@ from flux_adapter.http_sink import HttpSink
 from flux_adapter.metrics import Metrics
 from mapper import Graph, Keys
 from tests.adapter.objects import NAMESPACE, PROGRESSING, SUCCEEDED, helm_release
-from tests.adapter.rig import eventually
+from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer
 
 REGION = "bench-1"

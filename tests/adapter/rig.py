@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from flux_adapter.metrics import Metrics
 from flux_adapter.sink import Sink
 from mapper import Graph, GraphState, diff
 from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
+from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer, Json
 
 REGION = "eu-central-1"
@@ -36,18 +35,6 @@ FAST = {
     "backoff_cap": 0.2,
 }
 """Tunables that keep tests quick; a test overrides the one it is about."""
-
-DEADLINE = 30.0
-"""How long a test waits for something that should happen; generous, never asserted."""
-
-
-async def eventually(check: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
-    """Wait until `check()` holds; fail naming `what` if it never does."""
-    give_up = time.monotonic() + deadline
-    while not check():
-        if time.monotonic() > give_up:
-            raise AssertionError(f"never happened within {deadline} s: {what}")
-        await asyncio.sleep(0.01)
 
 
 @dataclass(frozen=True)

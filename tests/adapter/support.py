@@ -38,17 +38,17 @@ class RecordingSink:
         return sum(1 for keys in self.calls if node_id in keys.nodes)
 
 
-PATIENCE = 15.0
+PATIENCE = 30.0
 """Seconds before `eventually` gives up: generous, it only bounds a failing test."""
 
 
-async def eventually(predicate: Callable[[], bool], what: str) -> None:
-    """Wait until `predicate()` holds, polling, so no test depends on how fast a machine is."""
+async def eventually(check: Callable[[], bool], what: str, deadline: float = PATIENCE) -> None:
+    """Wait until `check()` holds, polling, so no test depends on how fast a machine is."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"never happened: {what}")
+    give_up = loop.time() + deadline
+    while not check():
+        if loop.time() > give_up:
+            raise AssertionError(f"never happened within {deadline} s: {what}")
         await asyncio.sleep(0.01)
 
 

@@ -11,7 +11,8 @@ from flux_adapter.emitter import Emitter
 from flux_adapter.metrics import Metrics
 from mapper import Graph
 from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, UPGRADE_FAILED, helm_release
-from tests.adapter.rig import FLOW_ID, REGION, eventually
+from tests.adapter.rig import FLOW_ID, REGION
+from tests.adapter.support import eventually
 
 
 async def test_dry_run_prints_the_graph_once_then_only_changes() -> None:

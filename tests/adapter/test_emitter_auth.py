@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from tests.adapter.conftest import MakeRig
 from tests.adapter.objects import PROGRESSING
-from tests.adapter.rig import eventually
+from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer
 
 TOKEN = "s3cr3t-flow-token-9f8e7d6c5b4a"

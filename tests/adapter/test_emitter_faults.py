@@ -7,7 +7,8 @@ from structlog.testing import capture_logs
 
 from tests.adapter.conftest import MakeRig, MakeServer
 from tests.adapter.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED
-from tests.adapter.rig import FLOW_ID, REGION, Rig, eventually
+from tests.adapter.rig import FLOW_ID, REGION, Rig
+from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer
 
 KEYCLOAK_DEPS = ("bp-cnpg", "bp-cert-manager", "bp-external-secrets")

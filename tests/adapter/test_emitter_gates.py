@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tests.adapter.conftest import MakeRig
 from tests.adapter.objects import PROGRESSING
-from tests.adapter.rig import REGION, eventually
+from tests.adapter.rig import REGION
+from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer
 
 
