@@ -24,7 +24,7 @@ from flux_adapter.dry_run import DryRunSink
 from flux_adapter.emitter import Emitter
 from flux_adapter.health import HealthServer, Heartbeat, WatchPulse, watch_liveness
 from flux_adapter.http_sink import HttpSink
-from flux_adapter.kube import api_client, default_namespace
+from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.leader import LeaderElector
 from flux_adapter.metrics import Metrics
 from flux_adapter.resources import WATCHED
@@ -91,7 +91,7 @@ class Adapter:
         finally:
             await api.close()
 
-    async def _run(self, s: Settings, api: Any) -> int:
+    async def _run(self, s: Settings, api: KubeApi) -> int:
         store_ref: list[Store] = []
         emitter_gate: Callable[[], bool] = _always
         elector: LeaderElector | None = None
@@ -120,7 +120,7 @@ class Adapter:
             for resource in WATCHED
         ]
         if s.leader_election and not self.dry_run:
-            namespace = s.pod_namespace or default_namespace(self.kubeconfig)
+            namespace = s.pod_namespace or api.namespace
             elector = LeaderElector(
                 api,
                 name=s.lease_name,

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(settings.log_level, settings.log_format)
     from flux_adapter.app import Adapter
-    from flux_adapter.kube import KubeConfigError
+    from flux_adapter.kubeconfig import KubeConfigError
 
     adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
     try:

@@ -1,11 +1,14 @@
 """One poster per cluster: a coordination.k8s.io Lease, fenced by our own clock.
 
-kubernetes-asyncio's elector gives up leadership only after its renew
-deadline, and a hung call can hold it longer, so posting is fenced here: a
-copy may post only while `now < last successful renewal + renew deadline`,
-measured from when that renewal was *sent*. A standby can take the lease only
-after `lease duration > renew deadline` has passed since that renewal, so
-two copies never post at once.
+The election follows client-go's rules (see `lease.py`); what is added is the
+fence: a copy may post only while `now < last successful renewal + renew
+deadline`, measured from when that renewal was *sent*. A standby takes the
+lease only after it has seen the same record unchanged for the lease
+duration, which is longer than the renew deadline, so two copies never post
+at once, however slow a request or a node is.
+
+While it leads, a copy renews with a single PUT carrying the resourceVersion
+of its own last write; only when that conflicts does it read the lease again.
 """
 
 from __future__ import annotations
@@ -13,21 +16,24 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import structlog
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.api_client import ApiClient
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.leaderelection.electionconfig import Config
-from kubernetes_asyncio.leaderelection.leaderelection import LeaderElection
-from kubernetes_asyncio.leaderelection.leaderelectionrecord import LeaderElectionRecord
-from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
 
+from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
+from flux_adapter.lease import (
+    LeaseRecord,
+    MalformedLeaseError,
+    claim,
+    held_by_another,
+    lease_object,
+    read_record,
+    released,
+)
 from flux_adapter.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -35,66 +41,30 @@ log = structlog.get_logger(__name__)
 LEASE_GROUP = "coordination.k8s.io"
 LEASE_RESOURCE = "leases"
 LEASE_VERBS = ("get", "create", "update")
+JITTER = 1.2
+"""client-go's factor: a standby retries every retry period to 1.2 retry periods."""
 
 
-def _transient(reason: str) -> ApiException:
-    """An ApiException the library treats as 'try again later' rather than 'create'."""
-    err = ApiException(status=503, reason=reason)
-    err.body = json.dumps({"code": 503, "reason": reason}).encode()
-    return err
+class LeaseRequestError(Exception):
+    """A Lease call got an answer that is neither success nor a conflict to resolve."""
+
+    def __init__(self, verb: str, status: int, body: bytes) -> None:
+        super().__init__(f"{verb} lease: HTTP {status}: {body[:300].decode('utf-8', 'replace')}")
+        self.verb = verb
+        self.status = status
 
 
-class FencedLeaseLock(LeaseLock):
-    """A LeaseLock whose calls time out and which remembers its last successful write."""
-
-    def __init__(
-        self,
-        name: str,
-        namespace: str,
-        identity: str,
-        api_client: ApiClient,
-        request_timeout: float,
-        clock: Callable[[], float],
-    ) -> None:
-        super().__init__(name, namespace, identity, api_client)
-        self._timeout = request_timeout
-        self._clock = clock
-        self.renewed_at: float | None = None
-
-    async def get(self, name: str, namespace: str) -> tuple[bool, Any]:
-        try:
-            async with asyncio.timeout(self._timeout):
-                result: tuple[bool, Any] = await super().get(name, namespace)
-                return result
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            log.warning("lease_read_failed", lease=name, namespace=namespace, error=repr(err))
-            return False, _transient(type(err).__name__)
-
-    async def _write(self, call: Any, *args: Any) -> bool:
-        sent = self._clock()
-        try:
-            async with asyncio.timeout(self._timeout):
-                ok: bool = await call(*args)
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            log.warning("lease_write_failed", lease=self.name, error=repr(err))
-            return False
-        if ok:
-            self.renewed_at = sent
-        return ok
-
-    async def create(
-        self, name: str, namespace: str, election_record: LeaderElectionRecord
-    ) -> bool:
-        return await self._write(super().create, name, namespace, election_record)
-
-    async def update(self, name: str, namespace: str, updated_record: LeaderElectionRecord) -> bool:
-        return await self._write(super().update, name, namespace, updated_record)
+LEASE_ERRORS: tuple[type[Exception], ...] = (
+    *TRANSIENT_ERRORS,
+    LeaseRequestError,
+    MalformedLeaseError,
+)
 
 
 class LeaderElector:
     def __init__(
         self,
-        api_client: ApiClient,
+        api: KubeApi,
         *,
         name: str,
         namespace: str,
@@ -107,12 +77,14 @@ class LeaderElector:
         on_gain: Callable[[], None],
         on_loss: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
-        self._api_client = api_client
+        self._api = api
         self.name = name
         self.namespace = namespace
         self.identity = identity
-        self._lease_duration = lease_duration
+        # The Lease stores whole seconds; rounding up never shortens a claim.
+        self._lease_duration = math.ceil(lease_duration)
         self._renew_deadline = renew_deadline
         self._retry_period = retry_period
         self._request_timeout = request_timeout
@@ -120,23 +92,45 @@ class LeaderElector:
         self._on_gain = on_gain
         self._on_loss = on_loss
         self._clock = clock
-        self._lock = FencedLeaseLock(name, namespace, identity, api_client, request_timeout, clock)
+        self._rng = rng or random.Random()
+        self._collection = f"/apis/{LEASE_GROUP}/v1/namespaces/{namespace}/{LEASE_RESOURCE}"
+        self._path = f"{self._collection}/{name}"
+        self._observed: LeaseRecord | None = None
+        self._observed_at = 0.0
+        self._lease: Mapping[str, Any] | None = None
+        self.renewed_at: float | None = None
         self.leading = False
 
     def may_post(self) -> bool:
-        renewed = self._lock.renewed_at
+        renewed = self.renewed_at
         return (
             self.leading and renewed is not None and self._clock() < renewed + self._renew_deadline
         )
 
-    async def _started(self) -> None:
+    async def run(self) -> None:
+        """Stand for election, lead until a renewal deadline is missed, and stand again."""
+        while True:
+            while True:
+                if await self._attempt():
+                    break
+                await asyncio.sleep(self._retry_period * self._rng.uniform(1.0, JITTER))
+            self._gain()
+            while True:
+                await asyncio.sleep(self._retry_period)
+                if await self._attempt():
+                    continue
+                if (
+                    self.renewed_at is None
+                    or self._clock() >= self.renewed_at + self._renew_deadline
+                ):
+                    self._lose("renewal failed")
+                    break
+
+    def _gain(self) -> None:
         self.leading = True
         self._metrics.leader.set(1)
         log.info("leadership_gained", lease=self.name, identity=self.identity)
         self._on_gain()
-
-    async def _stopped(self) -> None:
-        self._lose("renewal failed")
 
     def _lose(self, why: str) -> None:
         if self.leading:
@@ -145,47 +139,104 @@ class LeaderElector:
         self._metrics.leader.set(0)
         self._on_loss()
 
-    async def run(self) -> None:
-        """Stand for election forever; the library's run() returns on every loss."""
-        config = Config(
-            self._lock,
-            # The Lease stores whole seconds and the library formats the value
-            # with str() before int(): hand it an int, rounded up to stay safe.
-            lease_duration=math.ceil(self._lease_duration),
-            renew_deadline=self._renew_deadline,
-            retry_period=self._retry_period,
-            onstarted_leading=self._started,
-            onstopped_leading=self._stopped,
-        )
-        while True:
-            try:
-                await LeaderElection(config).run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the library raises on odd API answers; stand again
-                log.warning("leader_election_error", lease=self.name, error=repr(err))
-                self._lose(f"election error: {err!r}")
-            await asyncio.sleep(self._retry_period)
+    async def _attempt(self) -> bool:
+        """One try to take or keep the lease, under the request timeout; True if it is ours."""
+        sent = self._clock()
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                ours = await self._acquire_or_renew()
+        except LEASE_ERRORS as err:
+            log.warning(
+                "lease_attempt_failed",
+                lease=self.name,
+                namespace=self.namespace,
+                error=str(err) or type(err).__name__,
+                error_type=type(err).__name__,
+            )
+            return False
+        if ours:
+            self.renewed_at = sent
+        return ours
+
+    async def _acquire_or_renew(self) -> bool:
+        now = datetime.now(UTC)
+        if self._lease is not None and self._observed and self._observed.holder == self.identity:
+            record = claim(self._observed, self.identity, self._lease_duration, now)
+            if await self._write("PUT", record, self._lease):
+                return True
+        status, lease = await self._call("GET", self._path)
+        if status == 404:
+            record = claim(None, self.identity, self._lease_duration, now)
+            return await self._write("POST", record, None)
+        if lease is None:
+            raise LeaseRequestError("get", status, b"")
+        observed = self._observe(lease)
+        if held_by_another(observed, self.identity, self._observed_at, self._clock()):
+            return False
+        record = claim(observed, self.identity, self._lease_duration, now)
+        return await self._write("PUT", record, lease)
+
+    def _observe(self, lease: Mapping[str, Any]) -> LeaseRecord:
+        record = read_record(lease)
+        if record != self._observed:
+            self._observed = record
+            self._observed_at = self._clock()
+        self._lease = lease
+        return record
+
+    async def _write(
+        self, method: str, record: LeaseRecord, base: Mapping[str, Any] | None
+    ) -> bool:
+        """Create or replace; False when another writer got there first (409)."""
+        body = lease_object(self.name, self.namespace, record, base)
+        path = self._collection if method == "POST" else self._path
+        status, lease = await self._call(method, path, body)
+        if status == 409:
+            return False
+        if lease is None:
+            raise LeaseRequestError(method.lower(), status, b"")
+        self._observe(lease)
+        return True
+
+    async def _call(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, Mapping[str, Any] | None]:
+        """(status, the Lease for a 2xx) or raises for anything but 404 and 409."""
+        status, raw = await self._api.fetch(method, path, json=body)
+        if status in (404, 409):
+            return status, None
+        if not 200 <= status < 300:
+            raise LeaseRequestError(method.lower(), status, raw)
+        try:
+            decoded = json.loads(raw)
+        except ValueError as err:
+            raise MalformedLeaseError(f"{method} answered with non-JSON") from err
+        if not isinstance(decoded, Mapping) or not isinstance(decoded.get("metadata"), Mapping):
+            raise MalformedLeaseError(f"{method} answered with something that is not a Lease")
+        return status, decoded
 
     async def release(self) -> None:
         """Clear the holder so a standby takes over at once instead of after the lease."""
         was_leading = self.leading
         self.leading = False
         self._metrics.leader.set(0)
-        if not was_leading:
+        if not was_leading or self._observed is None:
             return
-        api = client.CoordinationV1Api(api_client=self._api_client)
         try:
             async with asyncio.timeout(self._request_timeout):
-                lease = await api.read_namespaced_lease(self.name, self.namespace)
-                if lease.spec is None or lease.spec.holder_identity != self.identity:
-                    return
-                lease.spec = client.V1LeaseSpec(
-                    acquire_time=lease.spec.acquire_time,
-                    lease_duration_seconds=1,
-                    renew_time=datetime.now(UTC),
-                )
-                await api.replace_namespaced_lease(self.name, self.namespace, lease)
-            log.info("lease_released", lease=self.name, identity=self.identity)
-        except (TimeoutError, aiohttp.ClientError, OSError, ApiException) as err:
-            log.warning("lease_release_failed", lease=self.name, error=repr(err))
+                step_down = released(self._observed, datetime.now(UTC))
+                done = await self._write("PUT", step_down, self._lease)
+                if not done:
+                    _, lease = await self._call("GET", self._path)
+                    if lease is None:
+                        return
+                    observed = self._observe(lease)
+                    if observed.holder != self.identity:
+                        return
+                    done = await self._write("PUT", released(observed, datetime.now(UTC)), lease)
+            if done:
+                log.info("lease_released", lease=self.name, identity=self.identity)
+            else:
+                log.warning("lease_release_failed", lease=self.name, error="conflict")
+        except LEASE_ERRORS as err:
+            log.warning("lease_release_failed", lease=self.name, error=str(err) or repr(err))

@@ -27,6 +27,11 @@ class Resource:
     def list_kind(self) -> str:
         return f"{self.kind}List"
 
+    def path(self, namespace: str | None) -> str:
+        """The collection's URL path, in one namespace or across all of them."""
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        return f"/apis/{self.group}/{self.version}{scope}/{self.plural}"
+
     @property
     def name(self) -> str:
         """`plural.group`, the name RBAC errors and `kubectl get` use."""

@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 
 import aiohttp
 import structlog
-from kubernetes_asyncio.client import ApiClient, CustomObjectsApi
 
 from flux_adapter.api_errors import ApiError, ProtocolError, error_from_body, status_fields
+from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
 from flux_adapter.metrics import Metrics
 from flux_adapter.reconnect_backoff import ReconnectBackoff
 from flux_adapter.resources import Resource
@@ -30,6 +30,7 @@ from flux_adapter.watch_event import WatchEvent, parse_event
 log = structlog.get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+WATCH_ERRORS: tuple[type[Exception], ...] = (ProtocolError, *TRANSIENT_ERRORS)
 
 
 class Watcher:
@@ -47,7 +48,7 @@ class Watcher:
 
     def __init__(
         self,
-        api: ApiClient,
+        api: KubeApi,
         resource: Resource,
         store: Store,
         metrics: Metrics,
@@ -72,7 +73,8 @@ class Watcher:
         self.server_timeout = server_timeout
         self.min_watch_duration = min_watch_duration
         self.request_timeout = request_timeout
-        self._api = CustomObjectsApi(api)
+        self._api = api
+        self._path = resource.path(self.namespace)
         self._store = store
         self._metrics = metrics
         self._clock = clock
@@ -124,15 +126,16 @@ class Watcher:
 
     async def _attempt(self) -> float:
         """One LIST or one WATCH; returns how long to wait before the next attempt."""
-        verb = "list" if self._version is None else "watch"
+        version = self._version
+        verb = "list" if version is None else "watch"
         try:
-            if verb == "list":
+            if version is None:
                 await self._list()
                 return 0.0
-            return await self._watch()
+            return await self._watch(version)
         except ApiError as err:
             return self._api_failed(err)
-        except (aiohttp.ClientError, ProtocolError, TimeoutError, OSError) as err:
+        except WATCH_ERRORS as err:
             delay = self._backoff.failure()
             if verb == "watch":
                 self._metrics.watch_restarts.labels(
@@ -195,7 +198,7 @@ class Watcher:
     def _heard(self) -> None:
         self._last_heard = self._clock()
 
-    async def _request(self, verb: str, **params: Any) -> aiohttp.ClientResponse:
+    async def _request(self, verb: str, params: Mapping[str, str]) -> aiohttp.ClientResponse:
         """Send one LIST or WATCH and return the open response once its status is 200.
 
         The status line is awaited under `request_timeout`; the body is the
@@ -208,27 +211,10 @@ class Watcher:
             )
         else:
             timeout = aiohttp.ClientTimeout(total=self.request_timeout)
-        group, version, plural = self.resource.group, self.resource.version, self.resource.plural
         async with asyncio.timeout(self.request_timeout):
-            if self.namespace is None:
-                response: aiohttp.ClientResponse = await self._api.list_cluster_custom_object(
-                    group,
-                    version,
-                    plural,
-                    _preload_content=False,
-                    _request_timeout=timeout,
-                    **params,
-                )
-            else:
-                response = await self._api.list_namespaced_custom_object(
-                    group,
-                    version,
-                    self.namespace,
-                    plural,
-                    _preload_content=False,
-                    _request_timeout=timeout,
-                    **params,
-                )
+            response = await self._api.request(
+                "GET", self._path, params=params, client_timeout=timeout
+            )
         if response.status == 200:
             return response
         try:
@@ -250,9 +236,9 @@ class Watcher:
         restarted = False
         pages = 0
         while True:
-            params: dict[str, Any] = {"limit": self.page_limit}
+            params = {"limit": str(self.page_limit)}
             if token is not None:
-                params["_continue"] = token
+                params["continue"] = token
             try:
                 items, version, token = await self._page(params)
             except ApiError as err:
@@ -285,9 +271,9 @@ class Watcher:
         self._version = version
         self._progress = False
 
-    async def _page(self, params: dict[str, Any]) -> tuple[list[Any], str, str | None]:
+    async def _page(self, params: Mapping[str, str]) -> tuple[list[Any], str, str | None]:
         """(items, list resourceVersion, continue token or None) of one LIST page."""
-        response = await self._request("list", **params)
+        response = await self._request("list", params)
         try:
             async with asyncio.timeout(self.request_timeout):
                 body = await response.read()
@@ -310,14 +296,16 @@ class Watcher:
             raise ProtocolError("list", self.resource.name, str(err), body) from err
         return items, version, token
 
-    async def _watch(self) -> float:
+    async def _watch(self, version: str) -> float:
         low, high = self.server_timeout
         response = await self._request(
             "watch",
-            watch=True,
-            resource_version=self._version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=self._rng.randint(low, high),
+            {
+                "watch": "true",
+                "resourceVersion": version,
+                "allowWatchBookmarks": "true",
+                "timeoutSeconds": str(self._rng.randint(low, high)),
+            },
         )
         opened = self._clock()
         said = 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flux_adapter.kube import TimedApiClient, api_client
+from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.metrics import Metrics
 from flux_adapter.resources import HELM_RELEASES, Resource
 from flux_adapter.store import Store
@@ -59,7 +59,7 @@ def kubeconfig(tmp_path: Path, kube_api: FakeKubeApi) -> Path:
 
 
 @pytest.fixture
-async def api(kubeconfig: Path) -> AsyncIterator[TimedApiClient]:
+async def api(kubeconfig: Path) -> AsyncIterator[KubeApi]:
     client = await api_client(str(kubeconfig), request_timeout=5.0)
     yield client
     await client.close()
@@ -68,7 +68,7 @@ async def api(kubeconfig: Path) -> AsyncIterator[TimedApiClient]:
 class Harness:
     """One graph and store fed by any number of watch loops against the fake."""
 
-    def __init__(self, api: TimedApiClient, kube: FakeKubeApi) -> None:
+    def __init__(self, api: KubeApi, kube: FakeKubeApi) -> None:
         self.api = api
         self.kube = kube
         self.metrics = Metrics()
@@ -101,7 +101,7 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(api: TimedApiClient, kube_api: FakeKubeApi) -> AsyncIterator[Harness]:
+async def harness(api: KubeApi, kube_api: FakeKubeApi) -> AsyncIterator[Harness]:
     h = Harness(api, kube_api)
     yield h
     died = await h.stop()

@@ -1,50 +1,35 @@
-"""Where the client's credentials come from, and that no request goes without a timeout."""
+"""The API client: it reaches the server as the kubeconfig says, and no request goes untimed."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
-from kubernetes_asyncio.client import CustomObjectsApi
 
-from flux_adapter.kube import (
-    IN_CLUSTER,
-    KubeConfigError,
-    api_client,
-    config_source,
-    default_namespace,
-)
+from flux_adapter.kube import api_client
+from flux_adapter.kubeconfig import KubeConfigError
 from flux_adapter.resources import HELM_RELEASES
 from tests.adapter.conftest import write_kubeconfig
 from tests.fakes.kube_api import FakeKubeApi
 
 
-def test_explicit_kubeconfig_wins_even_in_a_pod() -> None:
-    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBECONFIG": "/env/config"}
-    assert config_source("/given/config", environ) == "/given/config"
-
-
-def test_in_a_pod_the_service_account_beats_kubeconfig() -> None:
-    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBECONFIG": "/env/config"}
-    assert config_source(None, environ) == IN_CLUSTER
-
-
-def test_outside_a_pod_kubeconfig_then_home() -> None:
-    assert config_source(None, {"KUBECONFIG": "/env/config"}) == "/env/config"
-    assert config_source(None, {}) == str(Path.home() / ".kube" / "config")
-
-
-async def test_client_from_kubeconfig_reaches_the_server(
+async def test_client_from_kubeconfig_lists_from_the_server(
     tmp_path: Path, kube_api: FakeKubeApi
 ) -> None:
     path = write_kubeconfig(tmp_path / "config", kube_api.url)
     async with await api_client(environ={"KUBECONFIG": str(path)}) as client:
-        listed = await CustomObjectsApi(client).list_namespaced_custom_object(
-            HELM_RELEASES.group, HELM_RELEASES.version, "flux-system", HELM_RELEASES.plural
-        )
-    assert listed["kind"] == "HelmReleaseList"
+        status, body = await client.fetch("GET", HELM_RELEASES.path("flux-system"))
+    assert status == 200
+    assert json.loads(body)["kind"] == "HelmReleaseList"
 
 
 async def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
@@ -52,6 +37,51 @@ async def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(KubeConfigError) as caught:
         await api_client(missing)
     assert caught.value.source == missing
+
+
+@dataclass
+class Echo:
+    """A server that answers every request with the headers it was sent."""
+
+    url: str
+    seen: list[dict[str, str]]
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[Echo]:
+    seen: list[dict[str, str]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"kind": "Status", "path": request.path_qs})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield Echo(f"http://{host}:{port}", seen)
+    await runner.cleanup()
+
+
+async def test_each_request_carries_the_bearer_token_and_a_user_agent(
+    tmp_path: Path, echo: Echo
+) -> None:
+    path = write_kubeconfig(tmp_path / "config", echo.url)
+    async with await api_client(str(path)) as client:
+        await client.fetch("GET", "/api")
+    assert echo.seen[0]["Authorization"] == "Bearer not-a-secret"
+    assert echo.seen[0]["User-Agent"].startswith("flux-adapter/")
+    assert echo.seen[0]["Accept"] == "application/json"
+
+
+async def test_a_server_url_with_a_path_prefix_is_kept(tmp_path: Path, echo: Echo) -> None:
+    path = write_kubeconfig(tmp_path / "config", echo.url + "/k8s/clusters/c-1/")
+    async with await api_client(str(path)) as client:
+        _, body = await client.fetch("GET", "/apis/x/v1/things", params={"limit": "5"})
+    assert json.loads(body)["path"] == "/k8s/clusters/c-1/apis/x/v1/things?limit=5"
 
 
 async def test_a_request_without_its_own_timeout_gets_the_default(tmp_path: Path) -> None:
@@ -68,28 +98,179 @@ async def test_a_request_without_its_own_timeout_gets_the_default(tmp_path: Path
         path = write_kubeconfig(tmp_path / "config", fake.url)
         async with await api_client(str(path), request_timeout=0.2) as client:
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(client.call_api("/hang", "GET"), 15)
+                await asyncio.wait_for(client.fetch("GET", "/hang"), 15)
     finally:
         never.set()
         await fake.close()
 
 
-def test_default_namespace_reads_the_pod_service_account_in_a_pod(tmp_path: Path) -> None:
-    sa = tmp_path / "namespace"
-    sa.write_text("platform\n")
-    environ = {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}
-    assert default_namespace(environ=environ, service_account_file=sa) == "platform"
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def test_default_namespace_follows_the_kubeconfig_context(tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: dev\n"
-        "contexts:\n- name: dev\n  context: {cluster: c, user: u, namespace: team-a}\n"
-        "- name: other\n  context: {cluster: c, user: u}\n"
-        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:6443'}\n"
-        "users:\n- name: u\n  user: {token: t}\n"
+@dataclass
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate for CN=flux-adapter."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", str(d / "ca.key"), "-out", str(d / "ca.crt"),
+    )  # fmt: skip
+    for name, extension in (
+        ("server", "subjectAltName=IP:127.0.0.1"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        cn = "127.0.0.1" if name == "server" else "flux-adapter"
+        _openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
+            "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"),
+        )  # fmt: skip
+        (d / f"{name}.ext").write_text(extension + "\n")
+        _openssl(
+            "x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.crt"),
+            "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
+            "-extfile", str(d / f"{name}.ext"), "-out", str(d / f"{name}.crt"),
+        )  # fmt: skip
+    return Pki(d / "ca.crt", d / "server.crt", d / "server.key", d / "client.crt", d / "client.key")
+
+
+@pytest.fixture
+async def mtls_server(pki: Pki) -> AsyncIterator[tuple[str, list[str]]]:
+    """An HTTPS server that demands a client certificate signed by the test CA."""
+    subjects: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        subject = dict(pair[0] for pair in (peer or {}).get("subject", ()))
+        subjects.append(subject.get("commonName", ""))
+        return web.json_response({"kind": "APIVersions"})
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
+    context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    context.verify_mode = ssl.CERT_REQUIRED
+    app = web.Application()
+    app.router.add_get("/api", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield f"https://{host}:{port}", subjects
+    await runner.cleanup()
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _tls_kubeconfig(path: Path, server: str, cluster: str, user: str) -> Path:
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+        f"clusters: [{{name: k, cluster: {{server: '{server}', {cluster}}}}}]\n"
+        f"users: [{{name: u, user: {{{user}}}}}]\n"
     )
-    assert default_namespace(str(config), environ={}) == "team-a"
-    config.write_text(config.read_text().replace("current-context: dev", "current-context: other"))
-    assert default_namespace(str(config), environ={}) == "default"
+    return path
+
+
+async def test_inline_ca_and_client_certificate_authenticate_over_tls(
+    tmp_path: Path, pki: Pki, mtls_server: tuple[str, list[str]]
+) -> None:
+    url, subjects = mtls_server
+    path = _tls_kubeconfig(
+        tmp_path / "config",
+        url,
+        f"certificate-authority-data: {_b64(pki.ca)}",
+        f"client-certificate-data: {_b64(pki.client_cert)}, "
+        f"client-key-data: {_b64(pki.client_key)}",
+    )
+    async with await api_client(str(path)) as client:
+        status, _ = await client.fetch("GET", "/api")
+    assert status == 200
+    assert subjects == ["flux-adapter"]
+
+
+async def test_certificate_files_are_found_beside_the_kubeconfig(
+    tmp_path: Path, pki: Pki, mtls_server: tuple[str, list[str]]
+) -> None:
+    url, subjects = mtls_server
+    path = _tls_kubeconfig(
+        pki.ca.parent / "config",
+        url,
+        "certificate-authority: ca.crt",
+        "client-certificate: client.crt, client-key: client.key",
+    )
+    async with await api_client(str(path)) as client:
+        status, _ = await client.fetch("GET", "/api")
+    assert status == 200
+    assert subjects == ["flux-adapter"]
+
+
+async def test_a_server_the_ca_did_not_sign_is_refused(
+    tmp_path: Path, pki: Pki, mtls_server: tuple[str, list[str]]
+) -> None:
+    url, subjects = mtls_server
+    other = tmp_path / "other-ca.crt"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
+        "-keyout", str(tmp_path / "other.key"), "-out", str(other),
+    )  # fmt: skip
+    path = _tls_kubeconfig(
+        tmp_path / "config",
+        url,
+        f"certificate-authority-data: {_b64(other)}",
+        f"client-certificate-data: {_b64(pki.client_cert)}, "
+        f"client-key-data: {_b64(pki.client_key)}",
+    )
+    async with await api_client(str(path)) as client:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await client.fetch("GET", "/api")
+    assert subjects == []
+
+
+async def test_inline_key_material_leaves_no_file_behind(
+    tmp_path: Path, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    path = _tls_kubeconfig(
+        tmp_path / "config",
+        "https://127.0.0.1:1",
+        f"certificate-authority-data: {_b64(pki.ca)}",
+        f"client-certificate-data: {_b64(pki.client_cert)}, "
+        f"client-key-data: {_b64(pki.client_key)}",
+    )
+    client = await api_client(str(path))
+    await client.close()
+    assert list(scratch.iterdir()) == []
+
+
+async def test_an_unreadable_client_key_is_a_configuration_error(tmp_path: Path, pki: Pki) -> None:
+    path = _tls_kubeconfig(
+        tmp_path / "config",
+        "https://127.0.0.1:1",
+        f"certificate-authority-data: {_b64(pki.ca)}",
+        f"client-certificate-data: {_b64(pki.client_cert)}, "
+        f"client-key-data: {base64.b64encode(b'not a key').decode()}",
+    )
+    with pytest.raises(KubeConfigError, match="TLS set-up failed"):
+        await api_client(str(path))
+
+
+async def test_the_client_repr_names_the_server_and_never_the_token(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path / "config", "https://10.0.0.1:6443")
+    async with await api_client(str(path)) as client:
+        assert "10.0.0.1" in repr(client)
+        assert "not-a-secret" not in repr(client)
+        assert "not-a-secret" not in repr(client.access)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.kube import TimedApiClient, api_client
+from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.leader import LeaderElector
 from flux_adapter.metrics import Metrics
 from tests.adapter.conftest import write_kubeconfig
@@ -27,7 +27,7 @@ class Rig:
     api: FakeKubeApi
     leases: FakeLeases
     kubeconfig: Path
-    clients: list[TimedApiClient] = field(default_factory=list)
+    clients: list[KubeApi] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def candidate(self, identity: str) -> tuple[LeaderElector, Metrics, list[str]]:
