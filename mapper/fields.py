@@ -6,6 +6,7 @@ logged with the field to look at instead of a stack trace.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,12 +44,13 @@ def items(parent: Mapping[str, Any], key: str, path: str) -> list[Any]:
 
 
 def opt_str(parent: Mapping[str, Any], key: str, path: str) -> str | None:
+    """Interned: a namespace, a reason or a label value recurs in thousands of views."""
     value = parent.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise MalformedError(f"{path}.{key}", f"expected a string, got {type(value).__name__}")
-    return value
+    return sys.intern(value)
 
 
 def opt_int(parent: Mapping[str, Any], key: str, path: str) -> int | None:
@@ -69,12 +71,21 @@ def opt_bool(parent: Mapping[str, Any], key: str, path: str) -> bool | None:
     return value
 
 
-def str_map(parent: Mapping[str, Any], key: str, path: str) -> dict[str, str]:
-    """Labels and annotations: string to string, anything else is malformed."""
+def str_map(
+    parent: Mapping[str, Any], key: str, path: str, names: tuple[str, ...]
+) -> dict[str, str]:
+    """The entries `names` of a label map; only what is read must be a string.
+
+    Reading exactly the labels slimming keeps means a full object and its
+    slim form always map alike.
+    """
     raw = child(parent, key, path)
     out: dict[str, str] = {}
-    for name, value in raw.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise MalformedError(f"{path}.{key}", "expected string keys and string values")
-        out[name] = value
+    for name in names:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedError(f"{path}.{key}[{name}]", "expected a string value")
+        out[name] = sys.intern(value)
     return out

@@ -33,6 +33,10 @@ SLOT_LABEL = "catalyst.openova.io/slot"
 COMPONENT_LABEL = "catalyst.openova.io/component"
 OWNER_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE_LABEL = "helm.toolkit.fluxcd.io/namespace"
+LABELS_READ: dict[Kind, tuple[str, ...]] = {
+    "HelmRelease": (FAMILY_LABEL, SLOT_LABEL, COMPONENT_LABEL),
+    "HelmChart": (OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +170,7 @@ def parse_release(obj: object) -> ReleaseView | Unmappable:
             created_ms=_millis(
                 opt_str(meta, "creationTimestamp", ".metadata"), ".metadata.creationTimestamp"
             ),
-            labels=str_map(meta, "labels", ".metadata"),
+            labels=str_map(meta, "labels", ".metadata", LABELS_READ["HelmRelease"]),
             depends_on=_dependencies(spec, namespace),
             conditions=_conditions(status),
             generation=opt_int(meta, "generation", ".metadata"),
@@ -183,7 +187,7 @@ def parse_chart(obj: object) -> ChartView | Unmappable:
     try:
         root = mapping(obj, "")
         meta, namespace, name = _identity(root)
-        labels = str_map(meta, "labels", ".metadata")
+        labels = str_map(meta, "labels", ".metadata", LABELS_READ["HelmChart"])
         spec = child(root, "spec", "")
         status = child(root, "status", "")
         artifact = child(status, "artifact", ".status")

@@ -2,8 +2,10 @@
 
 A real HelmRelease carries managedFields, history and a large `spec.values`
 (tens of kilobytes); ten thousand of them must fit in little memory, so the
-store keeps only this. Wrong types are copied as they are, so the mapper can
-still name what is wrong.
+store keeps only this. The resourceVersion goes too: a write that changes
+nothing the graph shows then leaves the slim object byte-for-byte equal, and
+the store does not even map it again. Wrong types are copied as they are, so
+the mapper can still name what is wrong.
 """
 
 from __future__ import annotations
@@ -11,17 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapper.objects import Kind
+from mapper.objects import LABELS_READ, Kind
 
-_METADATA = (
-    "name",
-    "namespace",
-    "creationTimestamp",
-    "labels",
-    "generation",
-    "resourceVersion",
-    "uid",
-)
+_METADATA = ("name", "namespace", "creationTimestamp", "labels", "generation")
 _CONDITION = ("type", "status", "reason", "message", "lastTransitionTime")
 _KEPT_CONDITIONS = frozenset({"Ready", "Stalled"})
 
@@ -59,7 +53,10 @@ def slim(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any]:
         if key in obj:
             out[key] = obj[key]
     if "metadata" in obj:
-        out["metadata"] = _pick(obj["metadata"], _METADATA)
+        meta = _pick(obj["metadata"], _METADATA)
+        if isinstance(meta, dict) and "labels" in meta:
+            meta["labels"] = _pick(meta["labels"], LABELS_READ[kind])
+        out["metadata"] = meta
     if "spec" in obj:
         out["spec"] = _pick(obj["spec"], _SPEC[kind])
     if "status" in obj:

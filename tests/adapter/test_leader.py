@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.leader import LeaderElector
@@ -134,3 +135,55 @@ async def test_release_without_leadership_writes_nothing(rig: Rig) -> None:
     await second.release()
     assert rig.leases.holder(NS, LEASE) == "pod-a"
     assert all(verb != "replace" or holder for verb, holder in rig.leases.writes[writes:])
+
+
+async def test_a_leader_renews_with_one_write_and_no_read(rig: Rig) -> None:
+    elector, _, _ = await rig.candidate("pod-a")
+    await eventually(elector.may_post, "pod-a leads")
+    reads, writes = rig.leases.reads, len(rig.leases.writes)
+    await asyncio.sleep(RETRY_PERIOD * 3.5)
+    assert rig.leases.reads == reads
+    renewals = rig.leases.writes[writes:]
+    assert len(renewals) >= 2
+    assert set(renewals) == {("replace", "pod-a")}
+
+
+async def test_a_renewal_that_conflicts_reads_the_lease_and_yields_to_the_new_holder(
+    rig: Rig,
+) -> None:
+    elector, _, _ = await rig.candidate("pod-a")
+    await eventually(elector.may_post, "pod-a leads")
+    lease = rig.leases.leases[(NS, LEASE)]
+    lease["spec"]["holderIdentity"] = "intruder"
+    lease["metadata"]["resourceVersion"] = "999999"
+    await eventually(lambda: not elector.may_post(), "pod-a stops posting")
+    assert rig.leases.holder(NS, LEASE) == "intruder"
+
+
+async def test_a_refused_lease_call_is_logged_with_its_body_and_tried_again(rig: Rig) -> None:
+    rig.leases.refusals = [
+        (403, "Forbidden", 'leases.coordination.k8s.io "flux-adapter" is forbidden')
+    ] * 2
+    with structlog.testing.capture_logs() as logs:
+        elector, _, _ = await rig.candidate("pod-a")
+        await eventually(elector.may_post, "pod-a leads once allowed")
+    failures = [e for e in logs if e["event"] == "lease_attempt_failed"]
+    assert len(failures) == 2
+    assert "HTTP 403" in failures[0]["error"]
+    assert "is forbidden" in failures[0]["error"]
+
+
+async def test_a_malformed_lease_is_logged_and_the_candidate_keeps_standing(rig: Rig) -> None:
+    rig.leases.leases[(NS, LEASE)] = {
+        "metadata": {"name": LEASE, "namespace": NS, "resourceVersion": "5"},
+        "spec": {"holderIdentity": ["not", "a", "string"]},
+    }
+    with structlog.testing.capture_logs() as logs:
+        elector, _, _ = await rig.candidate("pod-a")
+        await eventually(
+            lambda: any(e["event"] == "lease_attempt_failed" for e in logs), "failure logged"
+        )
+        assert not elector.may_post()
+        assert not rig.tasks[-1].done()
+        del rig.leases.leases[(NS, LEASE)]
+        await eventually(elector.may_post, "pod-a leads once the lease is sane")

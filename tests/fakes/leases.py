@@ -26,6 +26,9 @@ class FakeLeases:
         self.leases: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: list[tuple[str, str | None]] = []
         """(verb, holderIdentity) of every successful create or replace."""
+        self.reads = 0
+        self.refusals: list[tuple[int, str, str]] = []
+        """(code, reason, message) Statuses answered, in order, to the next lease calls."""
         self._open = asyncio.Event()
         self._open.set()
         self._version = 1
@@ -46,8 +49,12 @@ class FakeLeases:
     def thaw(self) -> None:
         self._open.set()
 
-    async def _stall(self) -> None:
+    async def _stall(self) -> web.Response | None:
+        """Hold the call while frozen; then the next queued refusal, if any, answers it."""
         await self._open.wait()
+        if self.refusals:
+            return status_response(*self.refusals.pop(0))
+        return None
 
     def _stamp(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         self._version += 1
@@ -69,7 +76,10 @@ class FakeLeases:
         return lease
 
     async def _get(self, request: web.Request) -> web.Response:
-        await self._stall()
+        refused = await self._stall()
+        if refused is not None:
+            return refused
+        self.reads += 1
         key = (request.match_info["namespace"], request.match_info["name"])
         lease = self.leases.get(key)
         if lease is None:
@@ -79,7 +89,9 @@ class FakeLeases:
         return web.json_response(lease)
 
     async def _create(self, request: web.Request) -> web.Response:
-        await self._stall()
+        refused = await self._stall()
+        if refused is not None:
+            return refused
         body = await request.json()
         namespace = request.match_info["namespace"]
         name = body.get("metadata", {}).get("name", "")
@@ -92,7 +104,9 @@ class FakeLeases:
         return web.json_response(lease, status=201)
 
     async def _replace(self, request: web.Request) -> web.Response:
-        await self._stall()
+        refused = await self._stall()
+        if refused is not None:
+            return refused
         body = await request.json()
         key = (request.match_info["namespace"], request.match_info["name"])
         current = self.leases.get(key)

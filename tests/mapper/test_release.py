@@ -182,8 +182,11 @@ def test_the_real_release_serialises_to_contract_json() -> None:
         pytest.param({"metadata": {}}, ".metadata.name", id="no-name"),
         pytest.param({"metadata": {"name": 7}}, ".metadata.name", id="name-not-string"),
         pytest.param(
-            {"metadata": {"name": "x", "labels": {"a": 1}}}, ".metadata.labels", id="labels"
+            {"metadata": {"name": "x", "labels": {"catalyst.openova.io/family": 1}}},
+            ".metadata.labels[catalyst.openova.io/family]",
+            id="labels",
         ),
+        pytest.param({"metadata": {"name": "x", "labels": ["a"]}}, ".metadata.labels", id="nomap"),
         pytest.param(
             {"metadata": {"name": "x"}, "spec": {"dependsOn": {}}}, "dependsOn", id="deps"
         ),
@@ -209,3 +212,9 @@ def test_unmappable_release_yields_a_reason_not_an_exception(obj: object, reason
     parsed = parse_release(obj)
     assert isinstance(parsed, Unmappable)
     assert reason_part in parsed.reason
+
+
+def test_a_label_the_mapper_does_not_read_cannot_make_a_release_unmappable() -> None:
+    obj = release("bp-cilium")
+    obj["metadata"]["labels"] = {"team.example/owner": 7}
+    assert not isinstance(parse_release(obj), Unmappable)

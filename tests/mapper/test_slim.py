@@ -39,3 +39,36 @@ def test_slim_copies_wrong_types_as_they_are() -> None:
 def test_slim_keeps_conditions_it_cannot_name_so_the_mapper_can_refuse_them() -> None:
     obj = {"metadata": {"name": "x"}, "status": {"conditions": [{}, {"type": 3}, "junk"]}}
     assert slim("HelmRelease", obj)["status"]["conditions"] == [{}, {"type": 3}, "junk"]
+
+
+def test_slim_drops_the_resource_version_so_a_no_op_write_packs_equal() -> None:
+    before = upgrade_failed_release()
+    after = upgrade_failed_release()
+    after["metadata"]["resourceVersion"] = "999999"
+    after["metadata"].setdefault("annotations", {})["touched"] = "now"
+    assert "resourceVersion" not in slim("HelmRelease", before)["metadata"]
+    assert slim("HelmRelease", after) == slim("HelmRelease", before)
+
+
+def test_slim_keeps_only_the_labels_the_mapper_reads() -> None:
+    obj = {
+        "metadata": {
+            "name": "bp-harbor",
+            "labels": {
+                "catalyst.openova.io/family": "registry",
+                "catalyst.openova.io/slot": "2",
+                "catalyst.openova.io/component": "harbor",
+                "app.kubernetes.io/managed-by": "flux",
+                "kustomize.toolkit.fluxcd.io/name": "bootstrap",
+            },
+        }
+    }
+    assert slim("HelmRelease", obj)["metadata"]["labels"] == {
+        "catalyst.openova.io/family": "registry",
+        "catalyst.openova.io/slot": "2",
+        "catalyst.openova.io/component": "harbor",
+    }
+
+
+def test_slim_copies_labels_of_the_wrong_type_as_they_are() -> None:
+    assert slim("HelmChart", {"metadata": {"labels": ["x"]}})["metadata"]["labels"] == ["x"]
