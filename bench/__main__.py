@@ -34,10 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--emit-interval", type=float, default=None, help="the adapter's EMIT_INTERVAL (s)"
     )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="writes per second in churn and no-op churn"
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
     if args.emit_interval is not None:
         settings = dataclasses.replace(settings, emit_interval=args.emit_interval)
+    if args.rate is not None:
+        settings = dataclasses.replace(settings, rate=args.rate)
     logging.basicConfig(level=logging.WARNING)
     # SIGTERM unwinds like Ctrl-C, so every process the run started is stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import time
 from collections.abc import Sequence
 
 import structlog
@@ -52,9 +50,6 @@ def _effective(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # The lease library stamps renew times from the local clock without a zone.
-    os.environ["TZ"] = "UTC"
-    time.tzset()
     try:
         settings = load_settings(dry_run=args.dry_run)
     except ConfigError as err:

@@ -33,6 +33,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
 from flux_adapter.backoff import BackoffWait
+from flux_adapter.heap import return_free_memory
 from flux_adapter.metrics import Metrics
 from flux_adapter.rejections import Key, Rejections, sent_values
 from flux_adapter.sink import RejectedError, Sink, TransientError
@@ -47,6 +48,8 @@ RESYNC_INTERVAL = 60.0
 SHUTDOWN_TIMEOUT = 5.0
 BACKOFF_START = 0.2
 BACKOFF_CAP = 30.0
+TRIM_AFTER_BYTES = 1 << 20
+"""After flushes that sent this much (a full sync), freed buffers are handed back."""
 
 
 def _always() -> bool:
@@ -131,6 +134,7 @@ class Emitter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._sent_since_trim = 0
 
     @property
     def acknowledged(self) -> GraphState:
@@ -256,6 +260,9 @@ class Emitter:
             self._flushing = False
             self._metrics.pending_keys.set(self._pending())
             self._metrics.nodes_held.set(len(self._desired.nodes))
+            if self._sent_since_trim >= TRIM_AFTER_BYTES:
+                self._sent_since_trim = 0
+                return_free_memory()
         if held:
             # Something is waiting on `ready` or `may_post`, which do not wake
             # us: look again after another window.
@@ -372,6 +379,7 @@ class Emitter:
         finally:
             self._metrics.post_latency.observe(time.monotonic() - started)
         self._acked.fold(batch.envelope)
+        self._sent_since_trim += len(batch.body)
         self._metrics.envelopes.labels(type=batch.type, outcome="acked").inc()
         self._metrics.last_post_success.set(time.time())
         acked_at = time.monotonic()

@@ -1,7 +1,7 @@
 """Structured logs: one JSON (or console) event per line on stderr, secrets redacted.
 
 stdout stays free for `--dry-run`'s envelopes. Libraries that log through the
-standard `logging` module (aiohttp, kubernetes-asyncio) are rendered the same
+standard `logging` module (aiohttp, asyncio) are rendered the same
 way, so an operator's log pipeline sees one format.
 """
 

@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 
 from flux_adapter.api_errors import ApiError, ProtocolError, error_from_body, status_fields
+from flux_adapter.heap import return_free_memory
 from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
 from flux_adapter.metrics import Metrics
 from flux_adapter.reconnect_backoff import ReconnectBackoff
@@ -259,6 +260,7 @@ class Watcher:
 
     def _commit(self, relist: Relist, version: str, pages: int) -> None:
         relist.commit()
+        return_free_memory()
         self._metrics.relists.labels(resource=self.resource.kind, reason=self._relist_reason).inc()
         log.info(
             "listed",
