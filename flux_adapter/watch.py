@@ -22,6 +22,7 @@ import structlog
 from flux_adapter.api_errors import ApiError, ProtocolError, error_from_body, status_fields
 from flux_adapter.heap import return_free_memory
 from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
+from flux_adapter.lines import LineReader, LineTooLongError
 from flux_adapter.metrics import Metrics
 from flux_adapter.reconnect_backoff import ReconnectBackoff
 from flux_adapter.resources import Resource
@@ -311,16 +312,17 @@ class Watcher:
         )
         opened = self._clock()
         said = 0
+        lines = LineReader(response.content.readany)
         self._heard()
         try:
             while True:
                 try:
                     line = await asyncio.wait_for(
-                        response.content.readline(), self.inactivity_timeout
+                        lines.readline(), self.inactivity_timeout
                     )
                 except TimeoutError:
                     return self._restart("inactivity", said)
-                except ValueError as err:  # aiohttp: a line over its buffer limit
+                except LineTooLongError as err:
                     raise ProtocolError("watch", self.resource.name, str(err)) from err
                 if not line:
                     if said == 0 and self._clock() - opened < self.min_watch_duration:

@@ -172,6 +172,17 @@ def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
+def _inline_client(pki: Pki, key: bytes | None = None) -> str:
+    key_data = base64.b64encode(key).decode() if key is not None else _b64(pki.client_key)
+    return f"client-certificate-data: {_b64(pki.client_cert)}, client-key-data: {key_data}"
+
+
+async def _status_of_get_api(kubeconfig: Path) -> int:
+    async with await api_client(str(kubeconfig)) as client:
+        status, _ = await client.fetch("GET", "/api")
+    return status
+
+
 def _tls_kubeconfig(path: Path, server: str, cluster: str, user: str) -> Path:
     path.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
@@ -190,12 +201,9 @@ async def test_inline_ca_and_client_certificate_authenticate_over_tls(
         tmp_path / "config",
         url,
         f"certificate-authority-data: {_b64(pki.ca)}",
-        f"client-certificate-data: {_b64(pki.client_cert)}, "
-        f"client-key-data: {_b64(pki.client_key)}",
+        _inline_client(pki),
     )
-    async with await api_client(str(path)) as client:
-        status, _ = await client.fetch("GET", "/api")
-    assert status == 200
+    assert await _status_of_get_api(path) == 200
     assert subjects == ["flux-adapter"]
 
 
@@ -209,9 +217,7 @@ async def test_certificate_files_are_found_beside_the_kubeconfig(
         "certificate-authority: ca.crt",
         "client-certificate: client.crt, client-key: client.key",
     )
-    async with await api_client(str(path)) as client:
-        status, _ = await client.fetch("GET", "/api")
-    assert status == 200
+    assert await _status_of_get_api(path) == 200
     assert subjects == ["flux-adapter"]
 
 
@@ -228,8 +234,7 @@ async def test_a_server_the_ca_did_not_sign_is_refused(
         tmp_path / "config",
         url,
         f"certificate-authority-data: {_b64(other)}",
-        f"client-certificate-data: {_b64(pki.client_cert)}, "
-        f"client-key-data: {_b64(pki.client_key)}",
+        _inline_client(pki),
     )
     async with await api_client(str(path)) as client:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
@@ -248,8 +253,7 @@ async def test_inline_key_material_leaves_no_file_behind(
         tmp_path / "config",
         "https://127.0.0.1:1",
         f"certificate-authority-data: {_b64(pki.ca)}",
-        f"client-certificate-data: {_b64(pki.client_cert)}, "
-        f"client-key-data: {_b64(pki.client_key)}",
+        _inline_client(pki),
     )
     client = await api_client(str(path))
     await client.close()
@@ -261,8 +265,7 @@ async def test_an_unreadable_client_key_is_a_configuration_error(tmp_path: Path,
         tmp_path / "config",
         "https://127.0.0.1:1",
         f"certificate-authority-data: {_b64(pki.ca)}",
-        f"client-certificate-data: {_b64(pki.client_cert)}, "
-        f"client-key-data: {base64.b64encode(b'not a key').decode()}",
+        _inline_client(pki, key=b"not a key"),
     )
     with pytest.raises(KubeConfigError, match="TLS set-up failed"):
         await api_client(str(path))

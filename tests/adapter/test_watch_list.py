@@ -141,3 +141,19 @@ async def test_empty_namespace_watches_all_namespaces(harness: Harness) -> None:
     harness.kube.create(HELM_RELEASES, release("later", namespace="team-b"))
     await eventually(lambda: node("later") in harness.graph.nodes, "any namespace event")
     assert {r.namespace for r in harness.kube.requests} == {None}
+
+
+async def test_an_event_larger_than_aiohttp_s_line_limit_is_applied_on_the_same_stream(
+    harness: Harness,
+) -> None:
+    harness.start()
+    await eventually(lambda: harness.store.synced("HelmRelease"), "first list applied")
+    await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
+    big = release("bp-kube-prometheus-stack", ready="True")
+    big["spec"]["values"] = {f"key-{i}": "v" * 1000 for i in range(600)}  # about 600 KB
+
+    harness.kube.create(HELM_RELEASES, big)
+
+    await eventually(lambda: node("bp-kube-prometheus-stack") in harness.graph.nodes, "applied")
+    assert harness.kube.count("watch") == 1, "the stream was kept"
+    assert harness.kube.count("list") == 1

@@ -53,7 +53,12 @@ class Scene:
         return {node_id: node["status"] for node_id, node in self.graph()[0].items()}
 
     def release(
-        self, name: str, *, depends_on: tuple[str, ...] = (), labels: dict[str, str] | None = None
+        self,
+        name: str,
+        *,
+        depends_on: tuple[str, ...] = (),
+        labels: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         obj: dict[str, Any] = {
             "apiVersion": HELMRELEASE.api_version,
@@ -67,6 +72,8 @@ class Scene:
                 "dependsOn": [{"name": dep} for dep in depends_on],
             },
         }
+        if values is not None:
+            obj["spec"]["values"] = values
         self.admin.create(obj)
 
     def ready(self, name: str, status: str, reason: str, message: str = "") -> None:

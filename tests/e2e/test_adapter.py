@@ -356,3 +356,19 @@ def test_sigterm_mid_burst_flushes_and_exits_zero(scene: Scene) -> None:
     assert scene.statuses() == {scene.region: "succeeded"} | {
         scene.node(n): "succeeded" for n in names
     }
+
+
+def test_a_release_with_large_values_arrives_on_the_open_watch(scene: Scene) -> None:
+    scene.release("a")
+    adapter = scene.adapter()
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
+    relists = adapter.metric("flux_adapter_relists_total", resource="HelmRelease")
+    values = {f"dashboard-{i}": "x" * 1000 for i in range(800)}  # an 800 KB watch event
+
+    scene.release("bp-kube-prometheus-stack", values=values)
+    scene.ready("bp-kube-prometheus-stack", "True", "InstallSucceeded")
+
+    node = scene.node("bp-kube-prometheus-stack")
+    wait_until(lambda: scene.statuses().get(node) == "succeeded", "the large release shown")
+    assert adapter.metric("flux_adapter_relists_total", resource="HelmRelease") == relists
+    assert adapter.metric("flux_adapter_skipped_objects_total") == 0
