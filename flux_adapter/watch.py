@@ -317,9 +317,7 @@ class Watcher:
         try:
             while True:
                 try:
-                    line = await asyncio.wait_for(
-                        lines.readline(), self.inactivity_timeout
-                    )
+                    line = await asyncio.wait_for(lines.readline(), self.inactivity_timeout)
                 except TimeoutError:
                     return self._restart("inactivity", said)
                 except LineTooLongError as err:

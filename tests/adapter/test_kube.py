@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import ssl
 import subprocess
@@ -115,11 +116,13 @@ class Pki:
     server_key: Path
     client_cert: Path
     client_key: Path
+    named_cert: Path
+    named_key: Path
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate for CN=flux-adapter."""
+    """A CA; server certificates for 127.0.0.1 and for api.internal; a client CN=flux-adapter."""
     d = tmp_path_factory.mktemp("pki")
     _openssl(
         "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
@@ -128,8 +131,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     for name, extension in (
         ("server", "subjectAltName=IP:127.0.0.1"),
         ("client", "extendedKeyUsage=clientAuth"),
+        ("named", "subjectAltName=DNS:api.internal"),
     ):
-        cn = "127.0.0.1" if name == "server" else "flux-adapter"
+        cn = {"server": "127.0.0.1", "client": "flux-adapter", "named": "api.internal"}[name]
         _openssl(
             "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}",
             "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"),
@@ -140,12 +144,22 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
             "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
             "-extfile", str(d / f"{name}.ext"), "-out", str(d / f"{name}.crt"),
         )  # fmt: skip
-    return Pki(d / "ca.crt", d / "server.crt", d / "server.key", d / "client.crt", d / "client.key")
+    return Pki(
+        ca=d / "ca.crt",
+        server_cert=d / "server.crt",
+        server_key=d / "server.key",
+        client_cert=d / "client.crt",
+        client_key=d / "client.key",
+        named_cert=d / "named.crt",
+        named_key=d / "named.key",
+    )
 
 
-@pytest.fixture
-async def mtls_server(pki: Pki) -> AsyncIterator[tuple[str, list[str]]]:
-    """An HTTPS server that demands a client certificate signed by the test CA."""
+@contextlib.asynccontextmanager
+async def _https(
+    cert: Path, key: Path, client_ca: Path | None
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """An HTTPS server on 127.0.0.1; with `client_ca` it demands a client certificate."""
     subjects: list[str] = []
 
     async def answer(request: web.Request) -> web.Response:
@@ -154,9 +168,11 @@ async def mtls_server(pki: Pki) -> AsyncIterator[tuple[str, list[str]]]:
         subjects.append(subject.get("commonName", ""))
         return web.json_response({"kind": "APIVersions"})
 
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
-    context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
-    context.verify_mode = ssl.CERT_REQUIRED
+    context = ssl.create_default_context(
+        ssl.Purpose.CLIENT_AUTH, cafile=str(client_ca) if client_ca else None
+    )
+    context.load_cert_chain(str(cert), str(key))
+    context.verify_mode = ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE
     app = web.Application()
     app.router.add_get("/api", answer)
     runner = web.AppRunner(app)
@@ -164,8 +180,23 @@ async def mtls_server(pki: Pki) -> AsyncIterator[tuple[str, list[str]]]:
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
     await site.start()
     host, port = runner.addresses[0][:2]
-    yield f"https://{host}:{port}", subjects
-    await runner.cleanup()
+    try:
+        yield f"https://{host}:{port}", subjects
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def mtls_server(pki: Pki) -> AsyncIterator[tuple[str, list[str]]]:
+    async with _https(pki.server_cert, pki.server_key, pki.ca) as served:
+        yield served
+
+
+@pytest.fixture
+async def named_server(pki: Pki) -> AsyncIterator[str]:
+    """A server whose certificate names api.internal only, not the address it listens on."""
+    async with _https(pki.named_cert, pki.named_key, None) as (url, _):
+        yield url
 
 
 def _b64(path: Path) -> str:
@@ -277,3 +308,17 @@ async def test_the_client_repr_names_the_server_and_never_the_token(tmp_path: Pa
         assert "10.0.0.1" in repr(client)
         assert "not-a-secret" not in repr(client)
         assert "not-a-secret" not in repr(client.access)
+
+
+async def test_tls_server_name_verifies_a_certificate_issued_for_another_name(
+    tmp_path: Path, pki: Pki, named_server: str
+) -> None:
+    ca = f"certificate-authority-data: {_b64(pki.ca)}"
+    plain = _tls_kubeconfig(tmp_path / "plain", named_server, ca, "token: t")
+    named = _tls_kubeconfig(
+        tmp_path / "named", named_server, ca + ", tls-server-name: api.internal", "token: t"
+    )
+    async with await api_client(str(plain)) as client:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await client.fetch("GET", "/api")
+    assert await _status_of_get_api(named) == 200
