@@ -120,7 +120,7 @@ class Adapter:
             for resource in WATCHED
         ]
         if s.leader_election and not self.dry_run:
-            namespace = s.pod_namespace or api.namespace
+            namespace = s.pod_namespace or api.access.namespace
             elector = LeaderElector(
                 api,
                 name=s.lease_name,

@@ -52,7 +52,6 @@ class KubeApi:
     ) -> None:
         self.access = access
         self.request_timeout = request_timeout
-        self.namespace = access.namespace
         self._credentials = Credentials(access, environ=environ)
         self._ssl = tls_context(access) if access.server.startswith("https://") else None
         self._session = aiohttp.ClientSession(
