@@ -164,12 +164,10 @@ class LeaderElector:
             record = claim(self._observed, self.identity, self._lease_duration, now)
             if await self._write("PUT", record, self._lease):
                 return True
-        status, lease = await self._call("GET", self._path)
-        if status == 404:
+        lease = await self._call("GET", self._path, expected=404)
+        if lease is None:
             record = claim(None, self.identity, self._lease_duration, now)
             return await self._write("POST", record, None)
-        if lease is None:
-            raise LeaseRequestError("get", status, b"")
         observed = self._observe(lease)
         if held_by_another(observed, self.identity, self._observed_at, self._clock()):
             return False
@@ -190,21 +188,22 @@ class LeaderElector:
         """Create or replace; False when another writer got there first (409)."""
         body = lease_object(self.name, self.namespace, record, base)
         path = self._collection if method == "POST" else self._path
-        status, lease = await self._call(method, path, body)
-        if status == 409:
-            return False
+        lease = await self._call(method, path, body, expected=409)
         if lease is None:
-            raise LeaseRequestError(method.lower(), status, b"")
+            return False
         self._observe(lease)
         return True
 
     async def _call(
-        self, method: str, path: str, body: Any = None
-    ) -> tuple[int, Mapping[str, Any] | None]:
-        """(status, the Lease for a 2xx) or raises for anything but 404 and 409."""
+        self, method: str, path: str, body: Any = None, *, expected: int
+    ) -> Mapping[str, Any] | None:
+        """The Lease of a 2xx answer, None for the one refusal the caller expects (404 or 409).
+
+        Any other answer raises with the server's text, so it is logged as sent.
+        """
         status, raw = await self._api.fetch(method, path, json=body)
-        if status in (404, 409):
-            return status, None
+        if status == expected:
+            return None
         if not 200 <= status < 300:
             raise LeaseRequestError(method.lower(), status, raw)
         try:
@@ -213,7 +212,7 @@ class LeaderElector:
             raise MalformedLeaseError(f"{method} answered with non-JSON") from err
         if not isinstance(decoded, Mapping) or not isinstance(decoded.get("metadata"), Mapping):
             raise MalformedLeaseError(f"{method} answered with something that is not a Lease")
-        return status, decoded
+        return decoded
 
     async def release(self) -> None:
         """Clear the holder so a standby takes over at once instead of after the lease."""
@@ -227,7 +226,7 @@ class LeaderElector:
                 step_down = released(self._observed, datetime.now(UTC))
                 done = await self._write("PUT", step_down, self._lease)
                 if not done:
-                    _, lease = await self._call("GET", self._path)
+                    lease = await self._call("GET", self._path, expected=404)
                     if lease is None:
                         return
                     observed = self._observe(lease)
