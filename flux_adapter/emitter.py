@@ -49,7 +49,7 @@ SHUTDOWN_TIMEOUT = 5.0
 BACKOFF_START = 0.2
 BACKOFF_CAP = 30.0
 TRIM_AFTER_BYTES = 1 << 20
-"""After flushes that sent this much (a full sync), freed buffers are handed back."""
+"""After a flush that sent this much (a full sync), freed buffers are handed back."""
 
 
 def _always() -> bool:
@@ -134,7 +134,7 @@ class Emitter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
-        self._sent_since_trim = 0
+        self._flush_bytes = 0
 
     @property
     def acknowledged(self) -> GraphState:
@@ -245,6 +245,7 @@ class Emitter:
         self._window = None
         self._flush_now = False
         self._flushing = True
+        self._flush_bytes = 0
         held = False
         try:
             async for attempt in AsyncRetrying(
@@ -260,8 +261,7 @@ class Emitter:
             self._flushing = False
             self._metrics.pending_keys.set(self._pending())
             self._metrics.nodes_held.set(len(self._desired.nodes))
-            if self._sent_since_trim >= TRIM_AFTER_BYTES:
-                self._sent_since_trim = 0
+            if self._flush_bytes >= TRIM_AFTER_BYTES:
                 return_free_memory()
         if held:
             # Something is waiting on `ready` or `may_post`, which do not wake
@@ -379,7 +379,7 @@ class Emitter:
         finally:
             self._metrics.post_latency.observe(time.monotonic() - started)
         self._acked.fold(batch.envelope)
-        self._sent_since_trim += len(batch.body)
+        self._flush_bytes += len(batch.body)
         self._metrics.envelopes.labels(type=batch.type, outcome="acked").inc()
         self._metrics.last_post_success.set(time.time())
         acked_at = time.monotonic()
