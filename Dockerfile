@@ -23,8 +23,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheels "flux-adapter==${VERSION}"
-# TZ: the lease library stamps times from the local clock without a zone.
-ENV PATH=/opt/venv/bin:$PATH TZ=UTC PYTHONUNBUFFERED=1
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 # A fixed UID and GID that own nothing in the image; the chart runs as the same.
 USER 65532:65532
 EXPOSE 8081

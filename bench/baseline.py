@@ -1,7 +1,7 @@
 """BASELINE, not the adapter: a naive poster that forwards each watch event as it arrives.
 
 This is what the adapter is measured against, and it exists only in
-`bench/`. It is the edge-triggered design DESIGN.md rejects, written as a
+`bench/`. It is the edge-triggered design `docs/design.md` rejects, written as a
 careful engineer would write it in an afternoon: LIST, then WATCH from the
 list's version; for every object (listed or changed) one `upsert-nodes`
 with its node and one `upsert-rels` with its edges, one request in flight,

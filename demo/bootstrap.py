@@ -1,7 +1,7 @@
 """The sample bootstrap the demo plays: sixteen releases from the shared kit.
 
-The names, families, charts and namespaces are those of the shared bootstrap
-kit (``../shared/fixtures/bootstrap-kit.yaml``), cut down so the live view
+The names, families, charts and namespaces are those of the tests' bootstrap
+kit (``tests/fixtures/bootstrap-kit.yaml``), cut down so the live view
 fits a terminal: two dependency chains, one rooted at the network
 (``bp-cilium``) and one at the cloud provider (``bp-hcloud-ccm``). The
 kit's edges that would join the two chains are left out so a newcomer can

@@ -2,7 +2,7 @@
 
 Both pictures (the live terminal tree and the Graphviz file) draw the same
 thing, so the reading is done once, here, without I/O. It relies only on
-CONTRACT.md, not on the adapter's code: a region is whatever a ``contains``
+``docs/contract.md``, not on the adapter's code: a region is whatever a ``contains``
 edge points to, and ``finish-to-start`` edges are the dependencies. Edges to
 nodes the snapshot no longer holds are dropped, as canvases hide them.
 """

@@ -3,11 +3,9 @@
 A single `aiohttp.ClientSession` carries every request, so connections are
 kept alive between the many small POSTs of a busy cluster instead of paying
 a handshake each time. The server's answers are sorted into the sink's two
-failure kinds exactly as CONTRACT.md draws the line (4xx: the body is wrong;
-5xx, 429, timeouts, connection errors: try again), with one addition the
-contract is silent on: 401 and 403 come from an auth layer in front of the
-server, say nothing about the envelope and can heal when the token file is
-rotated, so they are transient too.
+failure kinds as `docs/contract.md` ("How the adapter reads the answers")
+draws the line: a refused body (4xx) or a transient fault (5xx, 429, 401,
+403, timeouts, connection errors).
 """
 
 from __future__ import annotations

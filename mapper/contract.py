@@ -1,4 +1,4 @@
-"""The flow server's wire types, as CONTRACT.md defines them.
+"""The flow server's wire types, as `docs/contract.md` ("Envelopes") defines them.
 
 The server validates almost nothing (only that a variant's list is non-empty),
 so these models are the one place where a wrong node is refused before it can

@@ -1,4 +1,4 @@
-"""One HelmRelease to its node and edges, exactly as CONTRACT.md says."""
+"""One HelmRelease to its node and edges (`docs/contract.md`, "What the adapter sends")."""
 
 from __future__ import annotations
 

@@ -12,8 +12,7 @@ FAILED_REASONS = frozenset(
 )
 """Ready=False reasons that mean the release will not get better by itself.
 
-CONTRACT.md names the first three; helm-controller v2 itself says
-`RetriesExceeded`, so it folds the same way.
+The reasons and why each folds this way: `docs/design.md`, "Status folding".
 """
 
 SEVERITY: tuple[Status, ...] = ("failed", "running", "pending", "succeeded")

@@ -21,11 +21,14 @@ def resident_bytes() -> int:
 def test_freed_heap_pages_pinned_by_a_few_survivors_are_returned() -> None:
     # Objects over 512 bytes bypass Python's small-object arenas and come from
     # malloc's heap, as the store's packed objects and LIST bodies do.
+    baseline = resident_bytes()
     chunks = [bytes(600) + i.to_bytes(4, "little") for i in range(100_000)]
     survivors = chunks[::1000]
     del chunks
-    before = resident_bytes()
+    held = resident_bytes() - baseline
     assert return_free_memory()
-    after = resident_bytes()
-    assert before - after > 20 * 2**20
+    kept = resident_bytes() - baseline
+    # The figure that matters is relative to this process's own baseline: most
+    # of what the freed chunks held goes back, whatever the machine's load.
+    assert kept < held / 2
     assert len(survivors) == 100

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import structlog
 
 from flux_adapter.logs import configure_logging
@@ -21,6 +25,26 @@ def test_events_are_one_json_object_per_line_with_fields() -> None:
     assert line["envelopes"] == 3
     assert line["level"] == "info"
     assert line["timestamp"].endswith("Z")
+
+
+@pytest.fixture
+def tokyo_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone is UTC+9 (a POSIX TZ string, no tz database needed)."""
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_local_time")
+def test_timestamps_are_utc_whatever_the_local_time_zone() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    structlog.get_logger().info("posted")
+    stamp = datetime.fromisoformat(json.loads(out.getvalue())["timestamp"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 def test_tokens_and_url_credentials_are_redacted() -> None:

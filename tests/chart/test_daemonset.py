@@ -28,9 +28,6 @@ SETTINGS = frozenset(name.upper() for name in Settings.model_fields)
 UNSET_BY_DEFAULT = frozenset({"FLOW_SERVER_TOKEN_FILE", "FLOW_SERVER_CA_FILE"})
 """Settings the chart sets only when their source (a Secret, a CA bundle) is given."""
 
-NOT_SETTINGS = frozenset({"TZ"})
-"""Variables for the runtime rather than the adapter."""
-
 WITH_FILES: dict[str, Any] = {
     "flowServer": {"tokenSecret": {"name": "flow-token"}, "caBundle": {"configMapName": "flow-ca"}}
 }
@@ -63,11 +60,11 @@ def mounted_file(override: dict[str, Any], variable: str) -> tuple[dict[str, Any
 
 
 def test_with_a_token_and_a_ca_bundle_the_pods_set_every_setting_the_adapter_reads() -> None:
-    assert set(env(WITH_FILES)) == SETTINGS | NOT_SETTINGS
+    assert set(env(WITH_FILES)) == SETTINGS
 
 
 def test_by_default_only_the_file_settings_are_left_to_the_adapters_default_of_none() -> None:
-    assert set(env()) == (SETTINGS - UNSET_BY_DEFAULT) | NOT_SETTINGS
+    assert set(env()) == SETTINGS - UNSET_BY_DEFAULT
     for name in UNSET_BY_DEFAULT:
         assert Settings.model_fields[name.lower()].default is None
 
@@ -133,10 +130,6 @@ def test_the_pod_learns_its_name_and_namespace_from_the_downward_api(
     variable: str, field: str
 ) -> None:
     assert env()[variable] == {"name": variable, "valueFrom": {"fieldRef": {"fieldPath": field}}}
-
-
-def test_the_pods_run_in_utc() -> None:
-    assert env()["TZ"]["value"] == "UTC"
 
 
 def test_the_token_comes_from_the_named_secret_as_a_mounted_file() -> None:

@@ -1,7 +1,7 @@
 """The graph the bootstrap kit must become on the flow server, written out by hand.
 
 Computing it with the project's own mapper would only check the mapper
-against itself; these rows are read off `shared/fixtures/bootstrap-kit.yaml`
+against itself; these rows are read off `tests/fixtures/bootstrap-kit.yaml`
 (family from the label, or the name without `bp-` where the label is absent).
 """
 

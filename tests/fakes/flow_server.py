@@ -1,4 +1,4 @@
-"""A fake OpenovaFlow server that behaves as CONTRACT.md says the real one does.
+"""A fake OpenovaFlow server that behaves as `docs/contract.md` says the real one does.
 
 It is written from the contract alone, on raw JSON, and shares no code with
 `mapper/`: a test that checks the adapter against it checks the adapter's

@@ -1,4 +1,4 @@
-"""Status folding: every row of CONTRACT.md's table, plus the issue's Stalled rules."""
+"""Status folding: every rule of docs/design.md, "Status folding"."""
 
 from __future__ import annotations
 
