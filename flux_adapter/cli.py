@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(settings.log_level, settings.log_format)
     from flux_adapter.app import Adapter
+    from flux_adapter.http_sink import HttpSinkConfigError
     from flux_adapter.kubeconfig import KubeConfigError
 
     adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(adapter.run())
     except KubeConfigError as err:
         structlog.get_logger(__name__).error("kubeconfig_unusable", error=str(err))
+        return EXIT_CONFIG
+    except HttpSinkConfigError as err:
+        # load_settings checks the same things; this is the last guard against a traceback.
+        structlog.get_logger(__name__).error("flow_server_settings_unusable", error=str(err))
         return EXIT_CONFIG
 
 

@@ -1,23 +1,32 @@
 """Settings from the environment, validated all at once before any network work.
 
 Operators see one line per bad variable naming it and the problem, never a
-pydantic traceback; the process then exits with status 2.
+pydantic traceback; the process then exits with status 2. A value that is
+well-formed but cannot work (a CA bundle OpenSSL refuses, a token file that
+cannot be read, a duration too large for the field it ends up in) is found
+here too, not at the first request.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import socket
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.durations import DurationError, parse_duration
+from flux_adapter.token_file import TokenFile, TokenFileError
 
 EXIT_CONFIG = 2
+
+INT32_MAX = 2**31 - 1
+"""The Lease's `spec.leaseDurationSeconds` is an int32 (coordination.k8s.io/v1)."""
 
 
 def _seconds(value: object) -> object:
@@ -29,7 +38,28 @@ def _seconds(value: object) -> object:
     return value
 
 
-PositiveSeconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+def _finite_positive(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite duration, got {value}")
+    if value <= 0:
+        raise ValueError(f"must be positive, got {value:g}s")
+    return value
+
+
+def _fits_a_lease(value: float) -> float:
+    if math.ceil(value) > INT32_MAX:
+        raise ValueError(
+            f"must be at most {INT32_MAX}s, the range of the Lease's int32 "
+            f"leaseDurationSeconds, got {value:g}s"
+        )
+    return value
+
+
+PositiveSeconds = Annotated[float, BeforeValidator(_seconds), AfterValidator(_finite_positive)]
+"""A duration in seconds: a Go duration string or a plain number, finite and > 0."""
+
+LeaseSeconds = Annotated[PositiveSeconds, AfterValidator(_fits_a_lease)]
+"""A lease timing: a `PositiveSeconds` that fits the Lease's whole-second int32 field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +100,9 @@ class Settings(BaseSettings):
     resync_interval: PositiveSeconds = 60.0
     watch_inactivity_timeout: PositiveSeconds = 90.0
     shutdown_timeout: PositiveSeconds = 5.0
-    lease_duration: PositiveSeconds = 15.0
-    lease_renew_deadline: PositiveSeconds = 10.0
-    lease_retry_period: PositiveSeconds = 2.0
+    lease_duration: LeaseSeconds = 15.0
+    lease_renew_deadline: LeaseSeconds = 10.0
+    lease_retry_period: LeaseSeconds = 2.0
     flow_server_token_file: str | None = None
     flow_server_ca_file: str | None = None
     leader_election: bool = True
@@ -128,6 +158,26 @@ class Settings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator("flow_server_token_file")
+    @classmethod
+    def _token_readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                TokenFile(Path(value)).current()
+            except TokenFileError as err:
+                raise ValueError(f"cannot be read: {value}: {err.detail}") from None
+        return value
+
+    @field_validator("flow_server_ca_file")
+    @classmethod
+    def _ca_loads(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                load_ca_bundle(Path(value))
+            except CaBundleError as err:
+                raise ValueError(f"cannot be used: {value}: {err.detail}") from None
+        return value
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -143,10 +193,32 @@ class Settings(BaseSettings):
         return self.namespace_filter or None
 
 
-def _cross_checks(settings: Settings, dry_run: bool) -> list[str]:
-    lines: list[str] = []
-    if not dry_run and settings.flow_server_url is None:
-        lines.append("FLOW_SERVER_URL: required (or run with --dry-run)")
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One line for the operator, and the variables it is about."""
+
+    variables: tuple[str, ...]
+    line: str
+
+
+def _cross_checks(settings: Settings, dry_run: bool) -> list[Problem]:
+    """Rules that join variables, or a variable and the mode the process runs in."""
+    problems: list[Problem] = []
+    url = settings.flow_server_url
+    if not dry_run and url is None:
+        problems.append(
+            Problem(("flow_server_url",), "FLOW_SERVER_URL: required (or run with --dry-run)")
+        )
+    if url is not None and settings.flow_server_token_file is not None:
+        parts = urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            problems.append(
+                Problem(
+                    ("flow_server_url", "flow_server_token_file"),
+                    "FLOW_SERVER_URL: carries credentials while FLOW_SERVER_TOKEN_FILE is set; "
+                    "use one",
+                )
+            )
     if settings.leader_election and not dry_run:
         lease, renew, retry = (
             settings.lease_duration,
@@ -154,50 +226,94 @@ def _cross_checks(settings: Settings, dry_run: bool) -> list[str]:
             settings.lease_retry_period,
         )
         for name, value in (
-            ("LEASE_DURATION", lease),
-            ("LEASE_RENEW_DEADLINE", renew),
-            ("LEASE_RETRY_PERIOD", retry),
+            ("lease_duration", lease),
+            ("lease_renew_deadline", renew),
+            ("lease_retry_period", retry),
         ):
             if value < 1:
-                lines.append(f"{name}: must be at least 1s for leader election, got {value:g}s")
+                problems.append(
+                    Problem(
+                        (name,),
+                        f"{name.upper()}: must be at least 1s for leader election, got {value:g}s",
+                    )
+                )
         if lease <= renew:
-            lines.append(
-                "LEASE_DURATION: must be longer than LEASE_RENEW_DEADLINE "
-                f"({lease:g}s <= {renew:g}s)"
+            problems.append(
+                Problem(
+                    ("lease_duration", "lease_renew_deadline"),
+                    "LEASE_DURATION: must be longer than LEASE_RENEW_DEADLINE "
+                    f"({lease:g}s <= {renew:g}s)",
+                )
             )
         if renew <= 1.2 * retry:
-            lines.append(
-                "LEASE_RENEW_DEADLINE: must be longer than 1.2 x LEASE_RETRY_PERIOD "
-                f"({renew:g}s <= {1.2 * retry:g}s)"
+            problems.append(
+                Problem(
+                    ("lease_renew_deadline", "lease_retry_period"),
+                    "LEASE_RENEW_DEADLINE: must be longer than 1.2 x LEASE_RETRY_PERIOD "
+                    f"({renew:g}s <= {1.2 * retry:g}s)",
+                )
             )
-    for name, path in (
-        ("FLOW_SERVER_TOKEN_FILE", settings.flow_server_token_file),
-        ("FLOW_SERVER_CA_FILE", settings.flow_server_ca_file),
-    ):
-        if path is not None and not os.path.isfile(path):
-            lines.append(f"{name}: no such file: {path}")
-    return lines
+    return problems
 
 
-def _describe(error: ValidationError) -> list[str]:
-    lines = []
+def _describe(error: ValidationError) -> list[Problem]:
+    problems = []
     for item in error.errors():
-        variable = str(item["loc"][0]).upper() if item["loc"] else "environment"
+        field = str(item["loc"][0]) if item["loc"] else "environment"
         message = item["msg"]
         if item["type"] == "missing":
             message = "required"
         message = message.removeprefix("Value error, ")
-        lines.append(f"{variable}: {message}")
-    return lines
+        problems.append(Problem((field,), f"{field.upper()}: {message}"))
+    return problems
+
+
+STAND_IN = "-"
+"""Put in place of a required variable that failed, so the rules joining the others still run."""
+
+
+def _stand_in_settings(invalid: set[str]) -> Settings | None:
+    """Settings with each invalid variable replaced by its default (or `STAND_IN`)."""
+    replaced: dict[str, Any] = {}
+    for name in invalid:
+        field = Settings.model_fields.get(name)
+        if field is None:
+            return None
+        replaced[name] = (
+            STAND_IN if field.is_required() else field.get_default(call_default_factory=True)
+        )
+    try:
+        return Settings(**replaced)
+    except ValidationError:
+        return None
+
+
+def _in_field_order(problems: list[Problem]) -> list[str]:
+    order = {name: index for index, name in enumerate(Settings.model_fields)}
+    ranked = sorted(problems, key=lambda p: min(order.get(v, len(order)) for v in p.variables))
+    return [problem.line for problem in ranked]
 
 
 def load_settings(dry_run: bool = False) -> Settings:
-    """Read and check the environment; raise ConfigError listing every problem."""
+    """Read and check the environment; raise ConfigError listing every problem.
+
+    Each variable is checked on its own first; the rules that join variables
+    then run on the valid ones, so one run names every problem.
+    """
     try:
         settings = Settings()
     except ValidationError as err:
-        raise ConfigError(_describe(err)) from None
+        problems = _describe(err)
+        invalid = {variable for problem in problems for variable in problem.variables}
+        stand_in = _stand_in_settings(invalid)
+        if stand_in is not None:
+            problems += [
+                problem
+                for problem in _cross_checks(stand_in, dry_run)
+                if invalid.isdisjoint(problem.variables)
+            ]
+        raise ConfigError(_in_field_order(problems)) from None
     problems = _cross_checks(settings, dry_run)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_in_field_order(problems))
     return settings

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import aiohttp
 
 from flux_adapter import __version__
+from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.redact import redact_url
 from flux_adapter.sink import RejectedError, Snapshot, TransientError
 from flux_adapter.token_file import TokenFile, TokenFileError
@@ -55,12 +56,10 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def _ssl_context(ca_file: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context()
     try:
-        context.load_verify_locations(cafile=str(ca_file))
-    except (OSError, ssl.SSLError) as err:
-        raise HttpSinkConfigError(f"CA bundle {ca_file} cannot be loaded: {err}") from err
-    return context
+        return load_ca_bundle(ca_file)
+    except CaBundleError as err:
+        raise HttpSinkConfigError(str(err)) from err
 
 
 def _failure(operation: str, status: int, retry_after: str | None, body: str) -> Exception:

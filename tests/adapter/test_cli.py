@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from flux_adapter import __version__
 
@@ -28,17 +31,18 @@ def test_version_prints_and_exits_zero_without_configuration() -> None:
     assert done.stdout.strip() == f"flux-adapter {__version__}"
 
 
-def test_missing_variables_exit_2_with_one_line_each_and_no_traceback() -> None:
+def test_an_empty_environment_names_all_three_required_variables_and_exits_2() -> None:
     done = run()
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
+        "flux-adapter: config: FLOW_SERVER_URL: required (or run with --dry-run)",
         "flux-adapter: config: FLOW_ID: required",
         "flux-adapter: config: REGION_KEY: required",
     ]
     assert done.stdout == ""
 
 
-def test_missing_flow_server_url_is_named_after_the_field_checks_pass() -> None:
+def test_a_missing_flow_server_url_alone_is_named() -> None:
     done = run(FLOW_ID="f", REGION_KEY="eu")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -60,6 +64,42 @@ def test_invalid_values_are_all_reported_before_any_network_work() -> None:
         "EMIT_INTERVAL",
     ]
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def unusable_files(tmp_path: Path) -> dict[str, str]:
+    """A directory where a token file is expected, and a CA "bundle" that is plain text."""
+    (tmp_path / "token").mkdir()
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    return {"dir": str(tmp_path / "token"), "text": str(tmp_path / "ca.pem")}
+
+
+@pytest.mark.parametrize("mode", [(), ("--check-config",)], ids=["run", "check-config"])
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("FLOW_SERVER_CA_FILE", "text", "not a PEM certificate bundle"),
+        ("FLOW_SERVER_TOKEN_FILE", "dir", "cannot be read"),
+        ("LEASE_DURATION", "inf", "must be a finite duration"),
+        ("LEASE_DURATION", "1e12", "int32 leaseDurationSeconds"),
+        ("POST_TIMEOUT", "nan", "must be a finite duration"),
+    ],
+)
+def test_an_unusable_value_exits_2_with_one_line_naming_its_variable(
+    unusable_files: dict[str, str], mode: tuple[str, ...], variable: str, value: str, says: str
+) -> None:
+    done = run(
+        *mode,
+        FLOW_SERVER_URL="http://127.0.0.1:9",
+        FLOW_ID="f",
+        REGION_KEY="eu",
+        **{variable: unusable_files.get(value, value)},
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"flux-adapter: config: {variable}: ")
+    assert says in line
+    assert done.stdout == ""
 
 
 def test_check_config_prints_the_effective_settings_and_exits_zero() -> None:

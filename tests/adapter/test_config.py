@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from flux_adapter.config import ConfigError, ListenAddr, load_settings, parse_listen_addr
@@ -171,9 +174,92 @@ def test_missing_token_and_ca_files_are_named(env: pytest.MonkeyPatch) -> None:
     env.setenv("FLOW_SERVER_TOKEN_FILE", "/nonexistent/token")
     env.setenv("FLOW_SERVER_CA_FILE", "/nonexistent/ca.pem")
     assert problems() == [
-        "FLOW_SERVER_TOKEN_FILE: no such file: /nonexistent/token",
-        "FLOW_SERVER_CA_FILE: no such file: /nonexistent/ca.pem",
+        "FLOW_SERVER_TOKEN_FILE: cannot be read: /nonexistent/token: No such file or directory",
+        "FLOW_SERVER_CA_FILE: cannot be used: /nonexistent/ca.pem: No such file or directory",
     ]
+
+
+def test_an_empty_token_file_is_refused(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("\n")
+    env.setenv("FLOW_SERVER_TOKEN_FILE", str(tmp_path / "token"))
+    assert problems() == [f"FLOW_SERVER_TOKEN_FILE: cannot be read: {tmp_path}/token: is empty"]
+
+
+def test_a_readable_token_file_and_a_real_ca_bundle_are_accepted(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
+    env.setenv("FLOW_SERVER_TOKEN_FILE", str(tmp_path / "token"))
+    env.setenv("FLOW_SERVER_CA_FILE", self_signed_ca(tmp_path))
+    settings = load_settings()
+    assert settings.flow_server_token_file == str(tmp_path / "token")
+
+
+def self_signed_ca(folder: Path) -> str:
+    """A real PEM certificate, made with the openssl command line."""
+    cert = folder / "ca.pem"
+    key = folder / "ca.key"
+    command = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    command += ["-nodes", "-keyout", str(key), "-out", str(cert)]
+    command += ["-days", "1", "-subj", "/CN=flow-ca"]
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+    )
+    return str(cert)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "0", "0s"])
+def test_durations_must_be_finite_and_positive(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("RESYNC_INTERVAL", value)
+    [line] = problems()
+    assert line.startswith("RESYNC_INTERVAL: must be ")
+
+
+@pytest.mark.parametrize(
+    "variable", ["LEASE_DURATION", "LEASE_RENEW_DEADLINE", "LEASE_RETRY_PERIOD"]
+)
+def test_lease_timings_must_fit_the_leases_int32_seconds(
+    env: pytest.MonkeyPatch, variable: str
+) -> None:
+    env.setenv("LEADER_ELECTION", "false")
+    env.setenv(variable, "1e12")
+    assert problems() == [
+        f"{variable}: must be at most 2147483647s, the range of the Lease's int32 "
+        "leaseDurationSeconds, got 1e+12s"
+    ]
+
+
+def test_rules_joining_variables_are_reported_beside_an_unrelated_bad_variable(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.delenv("FLOW_ID")
+    env.delenv("FLOW_SERVER_URL")
+    env.setenv("LEASE_DURATION", "5s")
+    assert problems() == [
+        "FLOW_SERVER_URL: required (or run with --dry-run)",
+        "FLOW_ID: required",
+        "LEASE_DURATION: must be longer than LEASE_RENEW_DEADLINE (5s <= 10s)",
+    ]
+
+
+def test_a_rule_is_not_reported_about_a_variable_already_named_as_invalid(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("LEASE_DURATION", "soon")
+    [line] = problems()
+    assert line.startswith("LEASE_DURATION: not a duration")
+
+
+def test_credentials_in_the_url_and_a_token_file_are_refused_together(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text("s3cret")
+    env.setenv("FLOW_SERVER_URL", "https://bob:pw@flow")
+    env.setenv("FLOW_SERVER_TOKEN_FILE", str(tmp_path / "token"))
+    [line] = problems()
+    assert line.startswith("FLOW_SERVER_URL: carries credentials while FLOW_SERVER_TOKEN_FILE")
 
 
 @pytest.mark.parametrize(
