@@ -17,6 +17,19 @@ desired graph. Everything the issue asks of it falls out of that one rule:
   what the server really holds of this region, so the next diff re-sends
   exactly what was lost and deletes what should not be there.
 
+Delivery and loss detection are independent: the snapshot check runs in a
+task of its own, retried on its own backoff when it fails, so a failing or
+hanging snapshot endpoint never holds back a change. The one wait is the
+first diff after start or a takeover, which waits for the check already in
+flight (at most `post_timeout`) so a restart does not re-send what the
+server already holds.
+
+A 413 speaks about size, not values: the envelope is split and resent, the
+largest size that works is learned (and tried larger again after each
+check), and an item that is too large on its own is held and retried at
+each check, never dropped. Only a 400 sets a value aside, until the next
+check or until the value changes.
+
 Only the process decides whether this copy may post (leader election) and
 whether the watch caches are complete (`ready`); the emitter asks both
 before every request and never touches Kubernetes itself.
@@ -26,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -35,10 +49,11 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from flux_adapter.backoff import BackoffWait
 from flux_adapter.heap import return_free_memory
 from flux_adapter.metrics import Metrics
+from flux_adapter.reconnect_backoff import ReconnectBackoff
 from flux_adapter.rejections import Key, Rejections, sent_values
-from flux_adapter.sink import RejectedError, Sink, TransientError
+from flux_adapter.sink import RejectedError, Sink, Snapshot, TooLargeError, TransientError
 from flux_adapter.snapshot import own_view
-from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, diff
+from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, diff, split
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +73,10 @@ def _always() -> bool:
 
 def _each(keys: Keys) -> list[Key]:
     return [*keys.nodes, *keys.rels]
+
+
+def _shown(key: Key) -> str:
+    return key if isinstance(key, str) else " ".join(key)
 
 
 class Emitter:
@@ -93,7 +112,8 @@ class Emitter:
           server's snapshot is checked (s). `shutdown_timeout`: how long
           `stop()` may spend flushing (s). `backoff_start`/`backoff_cap`:
           the full-jitter retry ceiling's first and largest value (s).
-        - `max_bytes`: the envelope size limit (the server's 1 MiB).
+        - `max_bytes`: the envelope size limit (the server's 1 MiB). A proxy
+          that refuses less is learned from its 413s; this is the most ever sent.
         """
         for name, value in (
             ("emit_interval", emit_interval),
@@ -115,10 +135,18 @@ class Emitter:
         self._resync_interval = resync_interval
         self._shutdown_timeout = shutdown_timeout
         self._backoff = BackoffWait(backoff_start, backoff_cap)
+        self._check_backoff = ReconnectBackoff(
+            initial=backoff_start, cap=max(backoff_start, min(backoff_cap, resync_interval))
+        )
         self._max_bytes = max_bytes
+        self._limit = max_bytes
+        self._metrics.envelope_limit.set(max_bytes)
 
         self._acked = GraphState()
-        self._rejections = Rejections()
+        # Values the server called invalid (400), and items too large for the
+        # path on their own (413): both wait for the next check or a change.
+        self._refused = Rejections()
+        self._oversized = Rejections()
         self._dirty = Keys()
         # When each dirty key first changed, for the change-to-ack latency; keys
         # taken into a flush move to `_inflight` so later changes start afresh.
@@ -126,7 +154,10 @@ class Emitter:
         self._inflight: dict[Key, float] = {}
         # The previous leader, or a previous run, may have left anything on the
         # server: begin by reading it rather than assuming it is empty.
-        self._check_needed = True
+        self._check_wanted = True
+        self._verified = False
+        self._check_task: asyncio.Task[None] | None = None
+        self._check_retry_at = 0.0
         self._full_needed = True
         self._flush_now = False
         self._window: float | None = None
@@ -149,9 +180,14 @@ class Emitter:
             or self._flush_now
             or self._window is not None
             or self._dirty
-            or self._check_needed
+            or self._check_wanted
+            or self._checking
             or self._full_needed
         )
+
+    @property
+    def _checking(self) -> bool:
+        return self._check_task is not None and not self._check_task.done()
 
     def notify(self, keys: Keys) -> None:
         """Mark keys the desired graph changed; the watch layer calls this per applied change."""
@@ -183,23 +219,29 @@ class Emitter:
         )
         next_check = time.monotonic() + self._resync_interval
         try:
+            self._start_check_if_due()
             await self._flush()
             while True:
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + self._resync_interval
                     self._schedule_check()
+                self._start_check_if_due()
                 if self._flush_now or (self._window is not None and now >= self._window):
                     await self._flush()
                     continue
-                wake_at = next_check if self._window is None else min(next_check, self._window)
+                wake_at = min(next_check, self._window or math.inf, self._check_due())
                 self._wake.clear()
                 # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wake_at - now):
+                    async with asyncio.timeout(max(0.0, wake_at - now)):
                         await self._wake.wait()
         finally:
             self._task = None
+            if self._check_task is not None:
+                self._check_task.cancel()
+                await asyncio.wait({self._check_task})
+                self._check_task = None
 
     async def stop(self) -> None:
         """Flush what is pending within `shutdown_timeout`, then close the sink.
@@ -236,9 +278,31 @@ class Emitter:
             self._wake.set()
 
     def _schedule_check(self) -> None:
-        self._check_needed = True
+        self._check_wanted = True
         self._full_needed = True
         self._flush_now = True
+
+    def _check_due(self) -> float:
+        """When a wanted check that is not running may start; infinity when none is wanted."""
+        if not self._check_wanted or self._checking:
+            return math.inf
+        return self._check_retry_at
+
+    def _start_check_if_due(self) -> None:
+        """Start the snapshot check in its own task when one is wanted and its backoff allows."""
+        task = self._check_task
+        if task is not None and task.done():
+            self._check_task = None
+            task.result()  # a bug in the check ends run() like any other bug
+        if (
+            self._stopped
+            or self._checking
+            or not self._check_wanted
+            or time.monotonic() < self._check_retry_at
+            or not self._may_post()
+        ):
+            return
+        self._check_task = asyncio.create_task(self._check(), name="snapshot-check")
 
     async def _flush(self) -> None:
         """One flush, retried on transient failures until it goes through; never gives up."""
@@ -287,8 +351,9 @@ class Emitter:
         """Check if due, then diff and send; true when something had to be held back."""
         if not self._may_post():
             return True
-        if self._check_needed:
-            await self._check()
+        self._start_check_if_due()
+        if not self._verified and self._check_task is not None and self._checking:
+            await asyncio.wait({self._check_task})
         ready = self._ready()
         full = ready and self._full_needed
         only: Keys | None
@@ -299,16 +364,17 @@ class Emitter:
             taken = self._take(Keys(nodes=self._dirty.nodes & {self._region}))
             only = Keys(nodes={self._region})
         try:
-            if self._rejections:
-                only = self._rejections.admit(
-                    only if only is not None else self._every_key(), self._desired
-                )
+            for held in (self._refused, self._oversized):
+                if held:
+                    only = held.admit(
+                        only if only is not None else self._every_key(), self._desired
+                    )
             batches = diff(
                 self._acked,
                 self._desired,
                 only=only,
                 region=self._region,
-                max_bytes=self._max_bytes,
+                max_bytes=self._limit,
             )
             complete = await self._send(batches)
         except BaseException:
@@ -356,14 +422,16 @@ class Emitter:
             raise TransientError(operation, f"no answer within {self._post_timeout} s") from err
 
     async def _send(self, batches: list[Batch]) -> bool:
+        """Post each batch in order; False when the fence closed before all were sent."""
         for index, batch in enumerate(batches):
             if not self._may_post():
                 log.info("posting_fenced", envelopes_left=len(batches) - index)
                 return False
-            await self._post(batch)
+            if not await self._post(batch):
+                return False
         return True
 
-    async def _post(self, batch: Batch) -> None:
+    async def _post(self, batch: Batch) -> bool:
         started = time.monotonic()
         try:
             async with self._deadline("post"):
@@ -371,11 +439,14 @@ class Emitter:
         except TransientError:
             self._metrics.envelopes.labels(type=batch.type, outcome="failed").inc()
             # An outage may have cost the server its memory: look before resending.
-            self._check_needed = True
+            self._check_wanted = True
             raise
+        except TooLargeError:
+            self._metrics.envelopes.labels(type=batch.type, outcome="too_large").inc()
+            return await self._send_smaller(batch)
         except RejectedError as err:
             self._reject(batch, err)
-            return
+            return True
         finally:
             self._metrics.post_latency.observe(time.monotonic() - started)
         self._acked.fold(batch.envelope)
@@ -387,10 +458,33 @@ class Emitter:
             arrived = self._inflight.pop(key, None)
             if arrived is not None:
                 self._metrics.change_latency.observe(acked_at - arrived)
+        return True
+
+    async def _send_smaller(self, batch: Batch) -> bool:
+        """After a 413: learn a smaller limit and resend in pieces, or hold a lone item."""
+        if len(batch.items()) <= 1:
+            self._oversized.record(batch.envelope)
+            for key in sent_values(batch.envelope):
+                self._inflight.pop(key, None)
+            log.error(
+                "envelope_item_too_large",
+                keys=[_shown(key) for key in sent_values(batch.envelope)],
+                envelope_type=batch.type,
+                envelope_bytes=batch.size,
+                limit_bytes=self._limit,
+                retry="at each snapshot check",
+            )
+            return True
+        limit = max(1, batch.size // 2)
+        if limit < self._limit:
+            self._limit = limit
+            self._metrics.envelope_limit.set(limit)
+            log.warning("envelope_limit_learned", limit_bytes=limit, refused_bytes=batch.size)
+        return await self._send(split(batch, min(limit, self._limit)))
 
     def _reject(self, batch: Batch, err: RejectedError) -> None:
         self._metrics.envelopes.labels(type=batch.type, outcome="rejected").inc()
-        self._rejections.record(batch.envelope)
+        self._refused.record(batch.envelope)
         for key in sent_values(batch.envelope):
             self._inflight.pop(key, None)
         log.error(
@@ -402,18 +496,32 @@ class Emitter:
         )
 
     async def _check(self) -> None:
+        """One snapshot check; on success *acknowledged* becomes what the server holds."""
         try:
             async with self._deadline("snapshot"):
                 snapshot = await self._sink.snapshot()
-        except TransientError:
+        except (TransientError, TooLargeError) as err:
             self._metrics.resyncs.labels(outcome="failed").inc()
-            raise
+            delay = self._check_backoff.failure()
+            self._check_retry_at = time.monotonic() + delay
+            log.warning(
+                "snapshot_check_failed",
+                status=err.status,
+                detail=err.detail,
+                retry_in=round(delay, 3),
+            )
+            return
         except RejectedError as err:
             # Without the server's view, keep ours; the next interval asks again.
             self._metrics.resyncs.labels(outcome="rejected").inc()
-            self._check_needed = False
+            self._check_wanted = False
             log.error("snapshot_rejected", status=err.status, body=err.body)
             return
+        finally:
+            self._wake.set()
+        self._checked(snapshot)
+
+    def _checked(self, snapshot: Snapshot | None) -> None:
         view = own_view(snapshot, self._region)
         lost_nodes = sum(1 for k, v in self._acked.nodes.items() if view.nodes.get(k) != v)
         lost_rels = sum(1 for k, v in self._acked.rels.items() if view.rels.get(k) != v)
@@ -424,8 +532,20 @@ class Emitter:
         else:
             outcome = "differed"
         self._acked = view
-        self._check_needed = False
+        self._check_wanted = False
+        self._verified = True
         self._full_needed = True
+        self._flush_now = True
+        self._check_backoff.reset()
+        # Each check gives what was held back another chance: a value the
+        # server refused, an item too large, and envelopes larger than the
+        # limit learned, so a lifted limit is noticed.
+        self._refused.clear()
+        self._oversized.clear()
+        if self._limit < self._max_bytes:
+            log.info("envelope_limit_probe", limit_bytes=self._limit, probe_bytes=self._max_bytes)
+            self._limit = self._max_bytes
+            self._metrics.envelope_limit.set(self._max_bytes)
         self._metrics.resyncs.labels(outcome=outcome).inc()
         report = log.debug if outcome == "in_sync" else log.info
         report(

@@ -4,8 +4,9 @@ A single `aiohttp.ClientSession` carries every request, so connections are
 kept alive between the many small POSTs of a busy cluster instead of paying
 a handshake each time. The server's answers are sorted into the sink's two
 failure kinds as `docs/contract.md` ("How the adapter reads the answers")
-draws the line: a refused body (4xx) or a transient fault (5xx, 429, 401,
-403, timeouts, connection errors).
+draws the line: a value the server calls invalid (400), a body too large
+for the path (413), or a transient fault (everything else, timeouts and
+connection errors included).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import aiohttp
 from flux_adapter import __version__
 from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.redact import redact_url
-from flux_adapter.sink import RejectedError, Snapshot, TransientError
+from flux_adapter.sink import RejectedError, Snapshot, TooLargeError, TransientError
 from flux_adapter.token_file import TokenFile, TokenFileError
 from mapper import Batch
 
@@ -63,18 +64,28 @@ def _ssl_context(ca_file: Path) -> ssl.SSLContext:
 
 
 def _failure(operation: str, status: int, retry_after: str | None, body: str) -> Exception:
-    if status == 429 or status >= 500:
-        return TransientError(
-            operation,
-            body or "server fault",
-            status=status,
-            retry_after=parse_retry_after(retry_after, time.time()),
-        )
+    """Sort a failed answer (`docs/contract.md`, "How the adapter reads the answers").
+
+    Only a 400 speaks about the values sent. A 413 speaks about the size;
+    404 and 405 mean the request went somewhere it should not (a wrong base
+    URL, a proxy routing badly) and heal when that is fixed; 401 and 403 come
+    from an auth layer and heal when the token is rotated; everything else
+    (408, 425, 429, 5xx, any other status) is the path or the server in trouble.
+    """
+    if status == 400:
+        return RejectedError(operation, status, body)
+    if status == 413:
+        return TooLargeError(operation, body or "body too large", status=status)
     if status in (401, 403):
         return TransientError(operation, "credentials refused: " + body, status=status)
-    if 400 <= status < 500:
-        return RejectedError(operation, status, body)
-    return TransientError(operation, "unexpected answer", status=status)
+    if status in (404, 405):
+        return TransientError(operation, "wrong URL or a proxy fault: " + body, status=status)
+    return TransientError(
+        operation,
+        body or "server fault",
+        status=status,
+        retry_after=parse_retry_after(retry_after, time.time()),
+    )
 
 
 class HttpSink:

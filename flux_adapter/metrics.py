@@ -85,6 +85,11 @@ class Metrics:
             "1 while this copy holds the lease and may post, else 0.",
             registry=r,
         )
+        self.envelope_limit = Gauge(
+            PREFIX + "envelope_limit_bytes",
+            "Largest envelope body sent now: 1 MiB, or less once a 413 taught a smaller limit.",
+            registry=r,
+        )
         self.last_post_success = Gauge(
             PREFIX + "last_successful_post_timestamp_seconds",
             "Unix time of the last 2xx from the flow server.",

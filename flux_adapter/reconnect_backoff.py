@@ -32,6 +32,11 @@ class ReconnectBackoff:
         self._attempt = 0
         self._last_failure: float | None = None
 
+    def reset(self) -> None:
+        """Forget past failures: the next one waits the initial step again."""
+        self._attempt = 0
+        self._last_failure = None
+
     def failure(self, *, at_cap: bool = False) -> float:
         """Record a failure and return how long to wait before the next attempt.
 

@@ -44,6 +44,10 @@ class Rejections:
     def __len__(self) -> int:
         return len(self._refused)
 
+    def clear(self) -> None:
+        """Forget every refusal: each key is offered again (after a snapshot check)."""
+        self._refused.clear()
+
     def record(self, envelope: Outbound) -> None:
         self._refused.update(sent_values(envelope))
 

@@ -10,7 +10,9 @@ Sinks set no deadline of their own: the caller bounds each call with
 
 Failures are split by what the caller should do about them, not by where
 they came from: `TransientError` means "try again later, the same data may
-succeed", `RejectedError` means "this body will never be accepted".
+succeed", `TooLargeError` means "something on the path refuses bodies this
+large: send it in smaller pieces", and `RejectedError` means "the server
+calls this value invalid".
 """
 
 from __future__ import annotations
@@ -53,10 +55,18 @@ class TransientError(SinkError):
         self.retry_after = retry_after
 
 
-class RejectedError(SinkError):
-    """The server refused the request (a 4xx) or answered with something unusable.
+class TooLargeError(SinkError):
+    """A 413: the server or a proxy in front of it refuses a body of this size.
 
-    Repeating the same request cannot help, so the caller must not retry it.
+    It says nothing about the values in the body, only about its length.
+    """
+
+
+class RejectedError(SinkError):
+    """The server called the request invalid (a 400) or answered with something unusable.
+
+    Repeating the same request cannot help, so the caller must not retry it
+    with the same values.
     """
 
     def __init__(self, operation: str, status: int, body: str) -> None:
@@ -68,7 +78,7 @@ class Sink(Protocol):
     async def post(self, batch: Batch) -> None:
         """Deliver one envelope; return only once the server acknowledged it.
 
-        Raises `TransientError` or `RejectedError`.
+        Raises `TransientError`, `TooLargeError` or `RejectedError`.
         """
 
     async def snapshot(self) -> Snapshot | None:

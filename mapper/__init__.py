@@ -23,7 +23,7 @@ from mapper.objects import Kind, ObjectKey, Unmappable, parse_chart, parse_relea
 from mapper.release import MappedRelease, map_release, node_id
 from mapper.slim import slim
 from mapper.state import GraphState, Keys
-from mapper.wire import MAX_ENVELOPE_BYTES, Batch, batches, encode
+from mapper.wire import MAX_ENVELOPE_BYTES, Batch, batches, encode, split
 
 __all__ = [
     "MAX_ENVELOPE_BYTES",
@@ -58,4 +58,5 @@ __all__ = [
     "parse_chart",
     "parse_release",
     "slim",
+    "split",
 ]

@@ -1,7 +1,10 @@
-"""Envelope bodies built from each item's cached bytes, split to fit the server's limit.
+"""Envelope bodies built from each item's cached bytes, split to fit a size limit.
 
-The server answers 413 above 1 MiB, so sizes are measured on the exact bytes
-that will be sent, never estimated.
+The server answers 413 above 1 MiB, and a proxy in front of it may refuse
+less, so sizes are measured on the exact bytes that will be sent, never
+estimated. An item too large for the limit on its own still goes out, alone
+in its envelope: only the path can say whether it fits, and the caller
+decides what to do when it does not (`docs/contract.md`, "Endpoints").
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ _LIST_FIELD: dict[ListType, str] = {
 }
 
 
-class OversizedItemError(ValueError):
-    """One item alone is larger than an envelope may be."""
+Item = FlowNode | Relationship | RelPair | str
+"""What a list envelope carries: nodes, relationships, pairs to delete, or node ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +56,36 @@ class Batch:
     def size(self) -> int:
         return len(self.body)
 
+    def items(self) -> list[Item]:
+        """The list the envelope carries, in order (empty for an envelope without one)."""
+        listed = _listed(self.envelope)
+        return [] if listed is None else listed[1]
+
+
+def _listed(envelope: Outbound) -> tuple[ListType, list[Item]] | None:
+    match envelope:
+        case UpsertNodes(nodes=nodes):
+            return "upsert-nodes", list(nodes)
+        case UpsertRels(relationships=rels):
+            return "upsert-rels", list(rels)
+        case DeleteRels(pairs=pairs):
+            return "delete-rels", list(pairs)
+        case DeleteNodes(ids=ids):
+            return "delete-nodes", list(ids)
+    return None
+
 
 def _head(kind: ListType) -> bytes:
     return b'{"type":"' + kind.encode() + b'","' + _LIST_FIELD[kind].encode() + b'":['
 
 
-def _item_bytes(item: FlowNode | Relationship | RelPair | str) -> bytes:
+def _item_bytes(item: Item) -> bytes:
     if isinstance(item, str):
         return json.dumps(item, ensure_ascii=False).encode()
     return item.wire()
 
 
-def _envelope(kind: ListType, items: list[FlowNode | Relationship | RelPair | str]) -> Outbound:
+def _envelope(kind: ListType, items: list[Item]) -> Outbound:
     if kind == "upsert-nodes":
         return UpsertNodes(nodes=[i for i in items if isinstance(i, FlowNode)])
     if kind == "upsert-rels":
@@ -76,19 +97,21 @@ def _envelope(kind: ListType, items: list[FlowNode | Relationship | RelPair | st
 
 def batches(
     kind: ListType,
-    items: Iterable[FlowNode | Relationship | RelPair | str],
+    items: Iterable[Item],
     max_bytes: int = MAX_ENVELOPE_BYTES,
 ) -> Iterator[Batch]:
-    """Pack items in order into as few envelopes as fit under `max_bytes` each."""
+    """Pack items in order into as few envelopes as fit under `max_bytes` each.
+
+    An item that does not fit under `max_bytes` even alone gets an envelope of
+    its own, larger than the limit.
+    """
     head = _head(kind)
     overhead = len(head) + len(b"]}")
-    group: list[FlowNode | Relationship | RelPair | str] = []
+    group: list[Item] = []
     parts: list[bytes] = []
     size = overhead
     for item in items:
         raw = _item_bytes(item)
-        if overhead + len(raw) > max_bytes:
-            raise OversizedItemError(f"one {kind} item is {len(raw)} bytes, over {max_bytes}")
         extra = len(raw) + (1 if parts else 0)
         if parts and size + extra > max_bytes:
             yield Batch(_envelope(kind, group), head + b",".join(parts) + b"]}")
@@ -99,6 +122,21 @@ def batches(
         size += extra
     if parts:
         yield Batch(_envelope(kind, group), head + b",".join(parts) + b"]}")
+
+
+def split(batch: Batch, max_bytes: int) -> list[Batch]:
+    """The batch's items packed again under `max_bytes`; each item alone if that gains nothing.
+
+    Raises `ValueError` for an envelope that carries no list (`upsert-flow`).
+    """
+    listed = _listed(batch.envelope)
+    if listed is None:
+        raise ValueError(f"a {batch.type} envelope carries no list to split")
+    kind, items = listed
+    pieces = list(batches(kind, items, max_bytes))
+    if len(pieces) == 1 and len(items) > 1:
+        pieces = [next(batches(kind, [item], max_bytes)) for item in items]
+    return pieces
 
 
 def encode(envelope: Outbound) -> bytes:

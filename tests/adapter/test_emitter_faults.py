@@ -124,7 +124,7 @@ async def test_rejected_envelope_is_logged_counted_and_not_retried(
     )
 
 
-async def test_rejected_value_is_not_offered_again_until_it_changes(
+async def test_rejected_value_waits_for_the_next_check_or_a_change(
     rig: Rig, flow_server: FlowServer
 ) -> None:
     await rig.start_synced()
@@ -133,11 +133,22 @@ async def test_rejected_value_is_not_offered_again_until_it_changes(
     await rig.settle()
     posts_after_rejection = len(flow_server.posts())
 
+    rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
+    await rig.settle()
+    later = flow_server.posts()[posts_after_rejection:]
+    assert later
+    resent = [node["id"] for seen in later for node in seen.envelope().get("nodes", [])]
+    assert f"{REGION}/bp-harbor" in resent
+    assert f"{REGION}/bp-keycloak" not in resent
+
     rig.emitter.request_resync()
     await rig.settle()
-    assert len(flow_server.posts()) == posts_after_rejection
+    assert rig.converged()
 
+    flow_server.fail(400, times=1, method="POST")
     rig.apply("bp-keycloak", family="identity", depends_on=KEYCLOAK_DEPS, ready=UPGRADE_FAILED)
+    await rig.settle()
+    rig.apply("bp-keycloak", family="identity", depends_on=KEYCLOAK_DEPS, ready=SUCCEEDED)
     await rig.settle()
     assert rig.converged()
 

@@ -12,7 +12,7 @@ import pytest
 
 from flux_adapter.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after
 from flux_adapter.redact import redact_url
-from flux_adapter.sink import RejectedError, TransientError
+from flux_adapter.sink import RejectedError, TooLargeError, TransientError
 from mapper import Batch, FlowNode, batches
 from tests.fakes.flow_server import FlowServer
 
@@ -52,7 +52,7 @@ async def test_flow_id_is_escaped_into_one_path_segment(flow_server: FlowServer)
     assert flow_server.requests[0].flow_id == "team a/b"
 
 
-async def test_a_4xx_is_a_rejection_with_status_and_body(
+async def test_a_400_is_a_rejection_with_status_and_body(
     sink: HttpSink, flow_server: FlowServer
 ) -> None:
     flow_server.fail(400, body="nodes: must be a non-empty list")
@@ -63,8 +63,8 @@ async def test_a_4xx_is_a_rejection_with_status_and_body(
     assert (raised.value.status, raised.value.body) == (400, "nodes: must be a non-empty list")
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 429])
-async def test_server_faults_and_throttling_are_transient(
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 408, 425, 404, 405, 409, 422])
+async def test_every_other_failure_status_is_transient(
     sink: HttpSink, flow_server: FlowServer, status: int
 ) -> None:
     flow_server.fail(status)
@@ -73,6 +73,17 @@ async def test_server_faults_and_throttling_are_transient(
         await sink.post(one_node())
 
     assert raised.value.status == status
+
+
+async def test_a_413_from_a_proxy_says_the_body_is_too_large(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    flow_server.limit_bodies(10)
+
+    with pytest.raises(TooLargeError) as raised:
+        await sink.post(one_node())
+
+    assert raised.value.status == 413
 
 
 async def test_retry_after_is_read_from_the_answer(sink: HttpSink, flow_server: FlowServer) -> None:

@@ -41,6 +41,14 @@ def test_quiet_period_resets_the_wait() -> None:
     assert backoff.failure() <= 0.8
 
 
+def test_a_reset_after_success_starts_the_next_failure_at_the_first_step() -> None:
+    backoff = ReconnectBackoff(clock=Clock(), rng=random.Random(4))
+    for _ in range(6):
+        backoff.failure()
+    backoff.reset()
+    assert backoff.failure() <= 0.8
+
+
 def test_at_cap_waits_the_cap_from_the_start() -> None:
     backoff = ReconnectBackoff(clock=Clock(), rng=random.Random(3), cap=30.0)
     assert 15.0 <= backoff.failure(at_cap=True) <= 30.0

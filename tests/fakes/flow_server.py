@@ -13,7 +13,9 @@ body is under 1 MiB); where the contract is silent it refuses what it could
 not key (a node without a string id), since it could not store that.
 
 For tests it also records every request and can be told to misbehave: fail
-with a status (optionally with `Retry-After`), hang, or stop listening.
+with a status (optionally with `Retry-After`), hang, stop listening, or stand
+behind a proxy whose body limit is below the server's own (`limit_bodies`:
+413 with the proxy's HTML page, as an ingress answers).
 Run it as a process with `python -m tests.fakes.flow_server --port P`; the
 same controls are then reachable over HTTP under `/_fake/`.
 """
@@ -170,6 +172,7 @@ class FlowServer:
         self.requests: list[Seen] = []
         self._flows: dict[str, _Flow] = {}
         self._faults: list[_Fault] = []
+        self.proxy_limit: int | None = None
         self._unhang = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -191,6 +194,7 @@ class FlowServer:
         app.router.add_post("/_fake/hang", self._admin_hang)
         app.router.add_post("/_fake/heal", self._admin_heal)
         app.router.add_post("/_fake/refuse", self._admin_refuse)
+        app.router.add_post("/_fake/limit", self._admin_limit)
         app.router.add_get("/_fake/requests", self._admin_requests)
         return app
 
@@ -250,6 +254,10 @@ class FlowServer:
         """Hold the next `times` flow requests unanswered until `heal()` (then 503, unapplied)."""
         self._faults.append(_Fault(None, times, method, None, ""))
 
+    def limit_bodies(self, limit: int | None) -> None:
+        """Put a proxy in front that answers 413 to bodies over `limit` bytes; `None` lifts it."""
+        self.proxy_limit = limit
+
     def heal(self) -> None:
         """Drop every injected fault and release hung requests."""
         self._faults.clear()
@@ -305,9 +313,19 @@ class FlowServer:
     async def _post_events(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()
         body = await request.read()
-        response = await self._faulty(request) or self._ingest(request.match_info["flow_id"], body)
+        response = (
+            self._proxy_refusal(body)
+            or await self._faulty(request)
+            or self._ingest(request.match_info["flow_id"], body)
+        )
         self._record(request, body, response.status, arrived)
         return response
+
+    def _proxy_refusal(self, body: bytes) -> web.Response | None:
+        if self.proxy_limit is None or len(body) <= self.proxy_limit:
+            return None
+        page = "<html><head><title>413 Request Entity Too Large</title></head></html>"
+        return web.Response(status=413, text=page, content_type="text/html")
 
     def _ingest(self, flow_id: str, body: bytes) -> web.Response:
         if len(body) > self.max_body:
@@ -378,6 +396,11 @@ class FlowServer:
             await self.accept()
 
         self._reopen = asyncio.ensure_future(refuse_for())
+        return web.Response(text="ok")
+
+    async def _admin_limit(self, request: web.Request) -> web.Response:
+        limit = (await request.json()).get("bytes")
+        self.limit_bodies(None if limit is None else int(limit))
         return web.Response(text="ok")
 
     async def _admin_requests(self, request: web.Request) -> web.Response:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from mapper.contract import FlowNode, Relationship
 from mapper.diff import diff
 from mapper.graph import Graph
 from mapper.state import GraphState, Keys
-from mapper.wire import MAX_ENVELOPE_BYTES, OversizedItemError, batches
+from mapper.wire import MAX_ENVELOPE_BYTES, batches, split
 from tests.fixtures import bootstrap_kit
 from tests.mapper.objects import condition, release
 from tests.mapper.server_fold import fold_bodies, server_view
@@ -140,9 +138,23 @@ def test_batch_body_is_exactly_the_envelope_json() -> None:
         assert batch.body == batch.envelope.wire()
 
 
-def test_an_item_larger_than_the_limit_is_refused() -> None:
-    with pytest.raises(OversizedItemError):
-        list(batches("delete-nodes", ["x" * 100], max_bytes=50))
+def test_an_item_larger_than_the_limit_goes_alone_in_its_own_envelope() -> None:
+    sent = list(batches("delete-nodes", ["a", "x" * 100, "b"], max_bytes=50))
+    assert [batch.items() for batch in sent] == [["a"], ["x" * 100], ["b"]]
+    assert [batch.size > 50 for batch in sent] == [False, True, False]
+
+
+def test_a_batch_splits_into_pieces_under_a_smaller_limit_in_order() -> None:
+    [whole] = batches("delete-nodes", [f"node-{i}" for i in range(10)])
+    pieces = split(whole, 60)
+    assert len(pieces) > 1
+    assert all(piece.size <= 60 for piece in pieces)
+    assert [i for piece in pieces for i in piece.items()] == whole.items()
+
+
+def test_a_batch_that_cannot_shrink_under_the_limit_splits_into_single_items() -> None:
+    [whole] = batches("delete-nodes", ["x" * 40, "y" * 40])
+    assert [piece.items() for piece in split(whole, 10)] == [["x" * 40], ["y" * 40]]
 
 
 def test_non_ascii_is_measured_in_bytes() -> None:
