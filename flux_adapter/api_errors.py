@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 GONE = 410
+GATEWAY_TIMEOUT = 504
+TOO_LARGE_RESOURCE_VERSION = "ResourceVersionTooLarge"
+"""The cause a lagging API server gives for a version newer than its cache (504, reason Timeout)."""
 
 
 class ApiError(Exception):
@@ -27,6 +30,7 @@ class ApiError(Exception):
         status: int,
         reason: str,
         message: str,
+        causes: tuple[str, ...] = (),
     ) -> None:
         super().__init__(
             f"{verb} {resource} in {namespace or 'all namespaces'}: {status} {reason}: {message}"
@@ -37,11 +41,24 @@ class ApiError(Exception):
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes
 
     @property
     def expired(self) -> bool:
         """The version or continue token asked for is compacted away: only a fresh LIST helps."""
         return self.status == GONE or self.reason in ("Expired", "Gone")
+
+    @property
+    def version_too_large(self) -> bool:
+        """An API server behind a load balancer has not caught up with the version asked for.
+
+        client-go relists from etcd rather than asking the same server again
+        (`details.causes[].reason` is `ResourceVersionTooLarge`, code 504).
+        """
+        return self.status == GATEWAY_TIMEOUT and (
+            TOO_LARGE_RESOURCE_VERSION in self.causes
+            or "too large resource version" in self.message.lower()
+        )
 
     @property
     def denied(self) -> bool:
@@ -67,6 +84,16 @@ class ProtocolError(Exception):
         self.size = len(data)
 
 
+def status_causes(status: Mapping[str, Any]) -> tuple[str, ...]:
+    """The `reason` of each entry of a Status's `details.causes`, where there are any."""
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, Mapping) else None
+    if not isinstance(causes, list):
+        return ()
+    found = (cause.get("reason") for cause in causes if isinstance(cause, Mapping))
+    return tuple(reason for reason in found if isinstance(reason, str))
+
+
 def status_fields(status: Mapping[str, Any], http_status: int) -> tuple[int, str, str]:
     """(code, reason, message) from a Status object, falling back to the HTTP status."""
     code = status.get("code")
@@ -87,8 +114,10 @@ def error_from_body(
         decoded = json.loads(body)
     except ValueError:
         decoded = None
+    causes: tuple[str, ...] = ()
     if isinstance(decoded, Mapping):
         code, reason, message = status_fields(decoded, http_status)
+        causes = status_causes(decoded)
     else:
         code, reason = http_status, ""
         message = body[:200].decode("utf-8", errors="replace")
@@ -99,4 +128,5 @@ def error_from_body(
         status=code,
         reason=reason,
         message=message,
+        causes=causes,
     )

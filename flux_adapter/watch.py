@@ -2,9 +2,17 @@
 
 LIST (in pages) replaces the store, WATCH from the list's version applies
 each change, and the loop keeps the last version it understood so that any
-interruption resumes exactly there. Only an expired version costs a new
-LIST. Nothing here knows which server it talks to: it reads HTTP statuses,
-Status objects and newline-delimited events, as every kube-apiserver sends.
+interruption resumes exactly there. Only an expired version (410) or one a
+lagging server has not reached yet (504 `ResourceVersionTooLarge`) costs a
+new LIST. Nothing here knows which server it talks to: it reads HTTP
+statuses, Status objects and newline-delimited events, as every
+kube-apiserver sends.
+
+Two backoffs, because they wait for different things: a server that cannot
+be reached at all is probed again every few seconds (`connect_backoff_cap`),
+so the loop is back within seconds of the server's return; a server that
+answers with errors is asked again on a backoff that grows to
+`backoff_cap` and is reset once a watch delivers again.
 """
 
 from __future__ import annotations
@@ -33,6 +41,13 @@ log = structlog.get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 WATCH_ERRORS: tuple[type[Exception], ...] = (ProtocolError, *TRANSIENT_ERRORS)
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+    TimeoutError,
+    OSError,
+)
+"""Failures in which the API server said nothing more: down, unreachable, cut off or silent."""
 
 
 class Watcher:
@@ -62,6 +77,7 @@ class Watcher:
         min_watch_duration: float = 1.0,
         backoff_initial: float = 0.8,
         backoff_cap: float = 30.0,
+        connect_backoff_cap: float = 4.0,
         backoff_reset_after: float = 120.0,
         request_timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -89,10 +105,21 @@ class Watcher:
             clock=clock,
             rng=self._rng,
         )
+        self._connect_backoff = ReconnectBackoff(
+            initial=min(backoff_initial, connect_backoff_cap),
+            cap=connect_backoff_cap,
+            reset_after=backoff_reset_after,
+            clock=clock,
+            rng=self._rng,
+        )
         self._where = {"resource": resource.name, "namespace": self.namespace or "*"}
         self._version: str | None = None
         self._relist_reason = "initial"
-        self._progress = False
+        # True while the version in hand comes straight from a LIST: a 410 then
+        # means the server refuses what it just gave, and waits; any 410 after
+        # something else happened (events, a reconnect) relists at once.
+        self._fresh_list = False
+        self._trouble: str | None = "not listed yet"
         self._running = False
         self._last_heard = clock()
 
@@ -109,6 +136,15 @@ class Watcher:
     def alive(self) -> bool:
         """Whether `run()` is in progress; it ends only by cancellation or by a bug."""
         return self._running
+
+    @property
+    def trouble(self) -> str | None:
+        """Why the API server is not serving this loop right now; None while it is.
+
+        Set by every failed LIST or WATCH, cleared when a LIST completes or a
+        watch opens: what readiness reports, never liveness.
+        """
+        return self._trouble
 
     @property
     def resource_version(self) -> str | None:
@@ -136,9 +172,17 @@ class Watcher:
                 return 0.0
             return await self._watch(version)
         except ApiError as err:
-            return self._api_failed(err)
+            self._trouble = f"{err.verb} answered {err.status} {err.reason}".rstrip()
+            delay = self._api_failed(err)
+            self._fresh_list = False
+            return delay
         except WATCH_ERRORS as err:
-            delay = self._backoff.failure()
+            self._fresh_list = False
+            unreachable = isinstance(err, UNREACHABLE_ERRORS)
+            backoff = self._connect_backoff if unreachable else self._backoff
+            delay = backoff.failure()
+            what = "API server unreachable" if unreachable else f"{verb} failed"
+            self._trouble = f"{what}: {type(err).__name__}"
             if verb == "watch":
                 self._metrics.watch_restarts.labels(
                     resource=self.resource.kind, reason="error"
@@ -161,6 +205,7 @@ class Watcher:
             "message": err.message,
         }
         if err.expired:
+            fresh = self._fresh_list
             self._version = None
             self._relist_reason = "expired"
             if err.verb == "watch":
@@ -169,11 +214,22 @@ class Watcher:
                 ).inc()
             # A version that expires right after a fresh LIST means the server
             # keeps refusing what it just gave: wait, or this would be a hot loop.
-            delay = 0.0 if self._progress else self._backoff.failure()
+            delay = self._backoff.failure() if fresh else 0.0
             log.info("resource_version_expired", **self._where, retry_in=round(delay, 3), **fields)
             return delay
+        if err.version_too_large:
+            # client-go's answer to a lagging server: a consistent LIST, not the same version.
+            self._version = None
+            self._relist_reason = "lagging"
+            delay = self._backoff.failure()
+            log.info(
+                "resource_version_too_large", **self._where, retry_in=round(delay, 3), **fields
+            )
+            return delay
         if err.denied:
-            delay = self._backoff.failure(at_cap=True)
+            # A restarting API server answers 403 until it has loaded its RBAC:
+            # retried on the ordinary backoff, so that passes within seconds.
+            delay = self._backoff.failure()
             log.error(
                 "rbac_denied",
                 **self._where,
@@ -217,7 +273,10 @@ class Watcher:
             response = await self._api.request(
                 "GET", self._path, params=params, client_timeout=timeout
             )
+        self._connect_backoff.reset()
         if response.status == 200:
+            if verb == "watch":
+                self._trouble = None
             return response
         try:
             async with asyncio.timeout(self.request_timeout):
@@ -272,7 +331,8 @@ class Watcher:
             pages=pages,
         )
         self._version = version
-        self._progress = False
+        self._fresh_list = True
+        self._trouble = None
 
     async def _page(self, params: Mapping[str, str]) -> tuple[list[Any], str, str | None]:
         """(items, list resourceVersion, continue token or None) of one LIST page."""
@@ -342,6 +402,7 @@ class Watcher:
             response.close()
 
     def _restart(self, reason: str, said: int) -> float:
+        self._fresh_list = False
         self._metrics.watch_restarts.labels(resource=self.resource.kind, reason=reason).inc()
         log.info(
             "watch_reopen",
@@ -371,7 +432,9 @@ class Watcher:
         version = event.resource_version
         if version is not None:
             self._version = version
-        self._progress = True
+        # The watch delivers: whatever failed before has passed.
+        self._fresh_list = False
+        self._backoff.reset()
 
 
 def response_json(body: bytes) -> Mapping[str, Any]:

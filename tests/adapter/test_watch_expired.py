@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import structlog
 
 from flux_adapter.resources import HELM_RELEASES
 from tests.adapter.conftest import Harness
@@ -81,3 +84,26 @@ async def test_expiry_right_after_a_list_backs_off_instead_of_relisting_at_once(
     await eventually(lambda: harness.kube.count("list") >= 4, "several rounds")
     assert len(delays) >= harness.kube.count("list") - 1
     assert all(delay > 0 for delay in delays)
+
+
+async def test_the_first_410_after_a_reconnect_relists_at_once(harness: Harness) -> None:
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(0)
+
+    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.start(sleep=record)
+    await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
+    await harness.kube.refuse()
+    await eventually(lambda: len(delays) >= 3, "the server is away")
+    harness.kube.create(HELM_RELEASES, release("b"))
+    harness.kube.compact()
+    with structlog.testing.capture_logs() as logs:
+        await harness.kube.accept()
+        await eventually(lambda: node("b") in harness.graph.nodes, "relisted")
+
+    assert harness.metric("relists", resource="HelmRelease", reason="expired") == 1
+    [expired] = [e for e in logs if e["event"] == "resource_version_expired"]
+    assert expired["retry_in"] == 0.0

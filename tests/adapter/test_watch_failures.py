@@ -63,14 +63,14 @@ async def test_streams_that_end_at_once_empty_are_backed_off_not_hammered(
     assert harness.kube.count("list") == 1
 
 
-async def test_forbidden_logs_the_verb_and_resource_and_retries_at_the_cap(
+async def test_forbidden_logs_the_verb_and_resource_and_retries_on_a_growing_backoff(
     harness: Harness,
 ) -> None:
     sleeps = RecordedSleeps()
     harness.kube.fail("watch", 403, times=3)
 
     with structlog.testing.capture_logs() as logs:
-        harness.start(sleep=sleeps, backoff_cap=8.0)
+        harness.start(sleep=sleeps, backoff_initial=0.8, backoff_cap=8.0, rng=random.Random(5))
         await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "allowed at last")
 
     denied = [e for e in logs if e["event"] == "rbac_denied"]
@@ -82,7 +82,49 @@ async def test_forbidden_logs_the_verb_and_resource_and_retries_at_the_cap(
     assert denied[0]["log_level"] == "error"
     assert "cannot watch resource" in denied[0]["message"]
     assert len(sleeps.delays) == 3
-    assert all(4.0 <= delay <= 8.0 for delay in sleeps.delays)
+    for attempt, delay in enumerate(sleeps.delays):
+        step = 0.8 * 2**attempt
+        assert step / 2 <= delay <= step
+
+
+async def test_an_unreachable_server_is_probed_every_few_seconds_not_at_the_cap(
+    harness: Harness,
+) -> None:
+    sleeps = RecordedSleeps()
+    harness.start(sleep=sleeps, backoff_initial=0.8, backoff_cap=30.0, connect_backoff_cap=4.0)
+    await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
+    await harness.kube.refuse()
+    await eventually(lambda: len(sleeps.delays) >= 10, "ten refused attempts")
+    await harness.kube.accept()
+    assert max(sleeps.delays) <= 4.0
+
+
+async def test_a_403_as_the_server_returns_is_retried_within_a_second(
+    harness: Harness,
+) -> None:
+    sleeps = RecordedSleeps()
+    harness.start(sleep=sleeps, backoff_initial=0.8, backoff_cap=30.0, rng=random.Random(6))
+    await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
+    await harness.kube.refuse()
+    await eventually(lambda: len(sleeps.delays) >= 8, "the server is away a while")
+    harness.kube.fail("watch", 403, times=1)
+    with structlog.testing.capture_logs() as logs:
+        await harness.kube.accept()
+        await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching again")
+
+    [denied] = [e for e in logs if e["event"] == "rbac_denied"]
+    assert denied["retry_in"] <= 0.8, "the 403 waits the first step, not the cap"
+
+
+async def test_a_version_too_large_for_a_lagging_server_relists(harness: Harness) -> None:
+    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.start()
+    await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
+    harness.kube.fail("watch", 504, times=1)
+    harness.kube.close_streams()
+
+    await eventually(lambda: harness.kube.count("list") == 2, "relisted")
+    assert harness.metric("relists", resource="HelmRelease", reason="lagging") == 1
 
 
 async def test_missing_crd_is_logged_and_retried_until_it_appears(harness: Harness) -> None:

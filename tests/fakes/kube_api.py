@@ -148,6 +148,8 @@ class FakeKubeApi:
         self._streams: set[_Stream] = set()
         self.app = web.Application(middlewares=[self._status_for_unknown_paths])
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._port = 0
         self.url = ""
         for resource in self.resources:
             base = f"/apis/{resource.group}/{resource.version}"
@@ -163,11 +165,24 @@ class FakeKubeApi:
     async def start(self) -> str:
         self._runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        await self.accept()
         return self.url
+
+    async def refuse(self) -> None:
+        """Stop listening and cut every open watch: the server is down or unreachable."""
+        self._to_streams(None, ("drop", b""))
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+
+    async def accept(self) -> None:
+        """Listen (again, on the same port as before)."""
+        if self._runner is None or self._site is not None:
+            return
+        self._site = web.TCPSite(self._runner, "127.0.0.1", self._port, reuse_address=True)
+        await self._site.start()
+        host, self._port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{self._port}"
 
     async def close(self) -> None:
         for stream in self._streams:
@@ -385,6 +400,17 @@ class FakeKubeApi:
             return status_response(410, "Expired", message)
         if status == 410:
             return status_response(410, "Expired", "too old resource version: 1 (2)")
+        if status == 504:
+            # What a kube-apiserver whose watch cache lags behind the version says.
+            causes = [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ]
+            return status_response(
+                504,
+                "Timeout",
+                "Timeout: Too large resource version: 99, current: 3",
+                details={"causes": causes, "retryAfterSeconds": 1},
+            )
         return status_response(
             status, "InternalError", f"Internal error occurred: injected {status}"
         )
