@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,7 +21,7 @@ import structlog
 from flux_adapter.config import Settings
 from flux_adapter.dry_run import DryRunSink
 from flux_adapter.emitter import Emitter
-from flux_adapter.health import HealthServer, Heartbeat, WatchPulse, watch_liveness
+from flux_adapter.health import HealthServer, Heartbeat
 from flux_adapter.http_sink import HttpSink
 from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.leader import LeaderElector
@@ -30,7 +29,7 @@ from flux_adapter.metrics import Metrics
 from flux_adapter.resources import WATCHED
 from flux_adapter.sink import Sink
 from flux_adapter.store import KINDS, Store
-from flux_adapter.supervisor import supervise
+from flux_adapter.supervisor import SupervisedTasks, supervise
 from flux_adapter.watch import Watcher
 from mapper import Graph
 
@@ -138,16 +137,19 @@ class Adapter:
             self.metrics.leader.set(1)
 
         heartbeat = Heartbeat()
-        live_checks: list[Callable[[], str | None]] = [heartbeat.check]
-        for watcher in watchers:
-            live_checks.append(_pulse_check(watcher))
+        tasks = SupervisedTasks()
 
         def ready() -> str | None:
+            reasons = [f"{w.resource.kind}: {w.trouble}" for w in watchers if w.trouble]
             missing = [kind for kind in KINDS if not store.synced(kind)]
-            return f"not listed yet: {', '.join(missing)}" if missing else None
+            if missing:
+                reasons.append(f"not listed yet: {', '.join(missing)}")
+            return "; ".join(reasons) or None
 
         listen = s.listen
-        self.health = HealthServer(listen.host, listen.port, live_checks, ready, self.metrics)
+        self.health = HealthServer(
+            listen.host, listen.port, [heartbeat.check, tasks.check], ready, self.metrics
+        )
         try:
             await self.health.start()
         except OSError as err:
@@ -173,14 +175,20 @@ class Adapter:
         try:
             async with asyncio.TaskGroup() as group:
                 watch_tasks = [
-                    group.create_task(supervise(w.resource.name, w.run), name=w.resource.name)
+                    group.create_task(
+                        supervise(w.resource.name, w.run, tasks=tasks), name=w.resource.name
+                    )
                     for w in watchers
                 ]
-                emit_task = group.create_task(supervise("emitter", emitter.run), name="emitter")
+                emit_task = group.create_task(
+                    supervise("emitter", emitter.run, tasks=tasks), name="emitter"
+                )
                 side_tasks = [group.create_task(heartbeat.run(), name="heartbeat")]
                 if elector is not None:
                     side_tasks.append(
-                        group.create_task(supervise("elector", elector.run), name="elector")
+                        group.create_task(
+                            supervise("elector", elector.run, tasks=tasks), name="elector"
+                        )
                     )
                 await self.stopping.wait()
                 await _cancel(watch_tasks)
@@ -205,19 +213,6 @@ class Adapter:
             return EXIT_FAILED
         log.info("adapter_stopped")
         return EXIT_OK
-
-
-def _pulse_check(watcher: Watcher) -> Callable[[], str | None]:
-    def check() -> str | None:
-        pulse = WatchPulse(
-            resource=watcher.resource.name,
-            alive=watcher.alive,
-            last_heard=watcher.last_heard,
-            inactivity_timeout=watcher.inactivity_timeout,
-        )
-        return watch_liveness(pulse, time.monotonic())
-
-    return check
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:

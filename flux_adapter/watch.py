@@ -120,22 +120,6 @@ class Watcher:
         # something else happened (events, a reconnect) relists at once.
         self._fresh_list = False
         self._trouble: str | None = "not listed yet"
-        self._running = False
-        self._last_heard = clock()
-
-    @property
-    def last_heard(self) -> float:
-        """Clock time of the last event, bookmark or successful (re)connect.
-
-        Before the first contact it is the time the loop started, so a loop
-        that never reaches the server goes stale exactly like one that lost it.
-        """
-        return self._last_heard
-
-    @property
-    def alive(self) -> bool:
-        """Whether `run()` is in progress; it ends only by cancellation or by a bug."""
-        return self._running
 
     @property
     def trouble(self) -> str | None:
@@ -152,15 +136,11 @@ class Watcher:
         return self._version
 
     async def run(self) -> NoReturn:
-        self._running = True
-        self._last_heard = self._clock()
-        try:
-            while True:
-                delay = await self._attempt()
-                if delay > 0:
-                    await self._sleep(delay)
-        finally:
-            self._running = False
+        """List and watch until cancelled; ends only by cancellation or by a bug."""
+        while True:
+            delay = await self._attempt()
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _attempt(self) -> float:
         """One LIST or one WATCH; returns how long to wait before the next attempt."""
@@ -253,9 +233,6 @@ class Watcher:
         log.warning("kube_api_error", **self._where, retry_in=round(delay, 3), **fields)
         return delay
 
-    def _heard(self) -> None:
-        self._last_heard = self._clock()
-
     async def _request(self, verb: str, params: Mapping[str, str]) -> aiohttp.ClientResponse:
         """Send one LIST or WATCH and return the open response once its status is 200.
 
@@ -342,7 +319,6 @@ class Watcher:
                 body = await response.read()
         finally:
             response.release()
-        self._heard()
         try:
             decoded = response_json(body)
             meta = decoded.get("metadata")
@@ -373,7 +349,6 @@ class Watcher:
         opened = self._clock()
         said = 0
         lines = LineReader(response.content.readany)
-        self._heard()
         try:
             while True:
                 try:
@@ -395,7 +370,6 @@ class Watcher:
                     return self._restart("closed", said)
                 if not line.endswith(b"\n"):
                     raise ProtocolError("watch", self.resource.name, "truncated event", line)
-                self._heard()
                 said += 1
                 self._handle(parse_event(line, self.resource.name))
         finally:

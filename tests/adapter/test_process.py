@@ -62,6 +62,16 @@ class Running:
             await resp.read()
             return resp.status
 
+    async def answer(self, path: str) -> Any:
+        """The JSON body of a probe."""
+        health = self.adapter.health
+        assert health is not None
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{health.port}{path}") as resp,
+        ):
+            return await resp.json()
+
     async def stop(self) -> int:
         self.adapter.request_stop()
         return await asyncio.wait_for(self.task, 30)
@@ -167,6 +177,39 @@ async def test_readiness_waits_for_both_first_lists_and_liveness_stays_up(
         await asyncio.sleep(0.05)
     assert ready
     await eventually(lambda: f"{REGION}/a" in region_view(flow), "releases posted once ready")
+    assert await run.stop() == 0
+
+
+async def test_an_api_server_away_for_three_deadlines_fails_readiness_not_liveness(
+    peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path], start: Callable[[Adapter], Running]
+) -> None:
+    kube, _, flow, kubeconfig = peers
+    kube.create(HELM_RELEASES, release("a"))
+    run = start(
+        Adapter(
+            settings(flow_server_url=flow.url, watch_inactivity_timeout=0.5),
+            kubeconfig=str(kubeconfig),
+        )
+    )
+    await eventually(lambda: f"{REGION}/a" in region_view(flow), "synced")
+    assert await run.probe("/readyz") == 200
+
+    await kube.refuse()
+    live: list[int] = []
+    for _ in range(30):  # 1.5 s: three inactivity deadlines
+        live.append(await run.probe("/healthz"))
+        await asyncio.sleep(0.05)
+    assert set(live) == {200}
+    assert await run.probe("/readyz") == 503
+    why = await run.answer("/readyz")
+    assert any("API server unreachable" in reason for reason in why["failures"])
+
+    kube.create(HELM_RELEASES, release("made-while-away"))
+    await kube.accept()
+    await eventually(
+        lambda: f"{REGION}/made-while-away" in region_view(flow), "healed", deadline=10
+    )
+    assert await run.probe("/readyz") == 200
     assert await run.stop() == 0
 
 

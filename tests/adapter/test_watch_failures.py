@@ -193,7 +193,7 @@ async def test_event_for_an_object_without_a_name_is_skipped(harness: Harness) -
 
 
 async def test_malformed_line_resumes_from_the_last_good_version(harness: Harness) -> None:
-    watcher = harness.start()
+    harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
     good = harness.kube.create(HELM_RELEASES, release("before"))
     await eventually(lambda: node("before") in harness.graph.nodes, "event before the garbage")
@@ -206,7 +206,6 @@ async def test_malformed_line_resumes_from_the_last_good_version(harness: Harnes
     assert resumed.query["resourceVersion"] == good["metadata"]["resourceVersion"]
     assert any(e.get("error_type") == "ProtocolError" for e in logs)
     assert harness.kube.count("list") == 1
-    assert watcher.alive
 
 
 class ExplodingSink:
@@ -221,18 +220,15 @@ async def test_a_bug_downstream_ends_the_loop_loudly(harness: Harness) -> None:
 
     with pytest.raises(RuntimeError, match="a bug downstream"):
         await asyncio.wait_for(watcher.run(), 15)
-    assert not watcher.alive
 
 
 async def test_cancellation_propagates_and_closes_the_stream(harness: Harness) -> None:
     watcher = harness.watcher()
     task: asyncio.Task[Any] = asyncio.create_task(watcher.run())
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
-    assert watcher.alive
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert not watcher.alive
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 0, "stream closed")
