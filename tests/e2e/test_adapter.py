@@ -6,6 +6,7 @@ equals the expected graph, written out literally for the first four.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pytest
 
 from localcluster import HELMCHART, HELMRELEASE, TcpProxy, helmchart
 from tests.e2e.expected import KIT, edge_row, node_row
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import http_get, wait_until
 from tests.e2e.scene import Scene
 from tests.fixtures import bootstrap_kit
 
@@ -188,6 +189,54 @@ def test_recovers_when_the_apiserver_is_killed_and_restarted(scene: Scene) -> No
         "changes made after the restart",
     )
     assert adapter.proc.poll() is None
+
+
+LEASE_DEFAULTS = {
+    "LEASE_DURATION": "15s",
+    "LEASE_RENEW_DEADLINE": "10s",
+    "LEASE_RETRY_PERIOD": "2s",
+}
+HANDOVER_BOUND = 15 + 2 + 5
+"""Seconds: lease duration + a retry period + 5 s, with the default lease timings."""
+
+
+@pytest.mark.parametrize(
+    ("election", "heal_within"),
+    [({"LEADER_ELECTION": "false"}, 10), ({"LEADER_ELECTION": "true"}, HANDOVER_BOUND)],
+    ids=["single-copy", "leader-election"],
+)
+def test_an_apiserver_away_for_three_deadlines_keeps_liveness_and_heals_promptly(
+    scene: Scene, election: dict[str, str], heal_within: float
+) -> None:
+    scene.release("a")
+    lease = {"LEASE_NAME": f"lease-{scene.region}", "POD_NAMESPACE": scene.namespace}
+    adapter = scene.adapter(
+        {"WATCH_INACTIVITY_TIMEOUT": "2s", **LEASE_DEFAULTS, **lease, **election}
+    )
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
+    health = f"http://127.0.0.1:{adapter.health_port}"
+
+    scene.cluster.kill_apiserver()
+    live: list[int] = []
+    away_until = time.monotonic() + 3 * 2 + 1
+    while time.monotonic() < away_until:
+        live.append(adapter.probe("/healthz"))
+        time.sleep(0.5)
+    status, body = http_get(f"{health}/readyz")
+    scene.cluster.start_apiserver()
+    changed = time.monotonic()
+    scene.ready("a", "False", "UpgradeFailed")
+
+    assert set(live) == {200}
+    assert status == 503
+    assert "API server unreachable" in json.loads(body)["failures"][0]
+    wait_until(
+        lambda: scene.statuses().get(scene.node("a")) == "failed",
+        "a change made after the API server returned",
+        timeout=heal_within,
+    )
+    assert time.monotonic() - changed < heal_within
+    wait_until(lambda: adapter.probe("/readyz") == 200, "ready again")
 
 
 def test_watch_expiry_relists_and_reports_the_gap(scene: Scene) -> None:
