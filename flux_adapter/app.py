@@ -119,7 +119,7 @@ class Adapter:
             for resource in WATCHED
         ]
         if s.leader_election and not self.dry_run:
-            namespace = s.pod_namespace or api.access.namespace
+            namespace = s.pod_namespace or api.namespace
             elector = LeaderElector(
                 api,
                 name=s.lease_name,

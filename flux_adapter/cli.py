@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     from flux_adapter.app import Adapter
     from flux_adapter.http_sink import HttpSinkConfigError
-    from flux_adapter.kubeconfig import KubeConfigError
+    from flux_adapter.kube_source import KubeConfigError
 
     adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
     try:
