@@ -39,6 +39,7 @@ SEVERITY: tuple[Status, ...] = ("failed", "running", "pending", "succeeded")
 
 
 def is_true(conditions: Mapping[str, ConditionView], ctype: str) -> bool:
+    """Whether the `status.conditions[]` entry of type `ctype` says `"True"`."""
     cond = conditions.get(ctype)
     return cond is not None and cond.status == "True"
 
