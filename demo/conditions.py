@@ -1,8 +1,9 @@
 """Statuses as helm-controller and source-controller write them, phase by phase.
 
 The demo stands in for Flux's controllers, so what it writes has to look like
-theirs: the adapter reads only ``Ready`` (and ``Stalled``), but a newcomer
-who runs ``kubectl get hr -o yaml`` against the demo cluster should see the
+theirs: the adapter reads ``Ready``, ``Stalled`` and the generation each
+describes (and a HelmChart's ``Stalled``), but a newcomer who runs
+``kubectl get hr -o yaml`` against the demo cluster should see the
 conditions, reasons and messages a real cluster shows. A condition's
 ``lastTransitionTime`` moves only when its status changes, as in Kubernetes.
 """

@@ -1,9 +1,10 @@
 """The desired graph, kept current one Kubernetes object at a time.
 
 A watch event costs work proportional to that object: the release is
-re-mapped alone, the region roll-up moves by one count, and only the keys
-whose value really changed are returned, so a resync of unchanged objects
-produces nothing downstream.
+re-mapped alone (a HelmChart re-maps the releases that use it, found by
+index), the region roll-up moves by one count, and only the keys whose value
+really changed are returned, so a resync of unchanged objects produces
+nothing downstream.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class Graph(GraphState):
         self._claims: dict[str, tuple[ObjectKey, ...]] = {}
         self._rendered: dict[str, MappedRelease] = {}
         self._charts: dict[ObjectKey, ChartView] = {}
+        # The two indexes that make a HelmChart event cost the releases using
+        # that chart, not the cluster: release -> charts labelled for it, and
+        # chart -> releases naming it (`spec.chartRef` of kind HelmChart, else
+        # `status.helmChart`; a shared chart has several).
         self._labelled: dict[ObjectKey, set[ObjectKey]] = {}
         self._referrers: dict[ObjectKey, set[ObjectKey]] = {}
         self._reported: set[tuple[str, ObjectKey]] = set()
@@ -91,8 +96,8 @@ class Graph(GraphState):
         if current is None:
             return Applied()
         target = node_id(self.region, current.name)
-        if old is not None and old.chart_ref is not None:
-            self._unindex(self._referrers, old.chart_ref, key)
+        if old is not None and old.chart_key is not None:
+            self._unindex(self._referrers, old.chart_key, key)
         if view is None:
             del self._releases[key]
             self._unclaim(target, key)
@@ -100,8 +105,8 @@ class Graph(GraphState):
         else:
             self._releases[key] = view
             self._claim(target, key)
-            if view.chart_ref is not None:
-                self._referrers.setdefault(view.chart_ref, set()).add(key)
+            if view.chart_key is not None:
+                self._referrers.setdefault(view.chart_key, set()).add(key)
         applied = Applied()
         self._render(target, applied)
         return applied
@@ -165,12 +170,7 @@ class Graph(GraphState):
         winner = self._winner(target)
         fresh: MappedRelease | None = None
         if winner is not None:
-            chart = pick_chart(
-                winner.chart_ref,
-                winner.key,
-                self._charts,
-                self._labelled.get(winner.key, set()),
-            )
+            chart = pick_chart(winner, self._charts, self._labelled.get(winner.key, set()))
             fresh = map_release(winner, self.region, self.flow_id, chart)
             for loser in sorted(k for k in self._claims[target] if k != winner.key):
                 if (target, loser) not in self._reported:

@@ -27,6 +27,7 @@ ObjectKey = tuple[str, str]
 """(namespace, name): how the watch layer and the graph key an object."""
 
 Kind = Literal["HelmRelease", "HelmChart"]
+HELM_CHART = "HelmChart"
 
 FAMILY_LABEL = "catalyst.openova.io/family"
 SLOT_LABEL = "catalyst.openova.io/slot"
@@ -48,17 +49,34 @@ class Unmappable:
 
 @dataclass(frozen=True, slots=True)
 class ConditionView:
+    """One entry of `status.conditions[]` (Kubernetes' metav1.Condition)."""
+
     type: str
     status: str
     reason: str | None
     message: str | None
     last_transition_ms: int | None
+    observed_generation: int | None
+    """`observedGeneration`: the `metadata.generation` this condition was written for."""
 
 
 @dataclass(frozen=True, slots=True)
 class Dependency:
     name: str
     namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """A HelmRelease's `spec.chartRef`: `{kind, name, namespace?}`, namespace defaulted."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> ObjectKey:
+        return (self.namespace, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +91,26 @@ class ReleaseView:
     observed_generation: int | None
     suspended: bool
     last_attempted_revision: str | None
-    chart_ref: ObjectKey | None
+    helm_chart: ObjectKey | None
+    """`status.helmChart`: the HelmChart helm-controller made from `spec.chart`."""
+    chart_ref: SourceRef | None
+    """`spec.chartRef`: a HelmChart, OCIRepository or ExternalArtifact named directly."""
 
     @property
     def key(self) -> ObjectKey:
         return (self.namespace, self.name)
+
+    @property
+    def chart_key(self) -> ObjectKey | None:
+        """The HelmChart this release names, if it names one.
+
+        `spec.chartRef` is the release's current choice and overrides a
+        `status.helmChart` left from an earlier `spec.chart`; a `chartRef` to
+        any other kind means the release has no HelmChart at all.
+        """
+        if self.chart_ref is not None:
+            return self.chart_ref.key if self.chart_ref.kind == HELM_CHART else None
+        return self.helm_chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +122,8 @@ class ChartView:
     version: str | None
     ready_status: str | None
     ready_reason: str | None
+    stalled: ConditionView | None
+    """source-controller's `Stalled` condition, kept only when it is `True`."""
 
     @property
     def key(self) -> ObjectKey:
@@ -130,6 +165,7 @@ def _conditions(status: Mapping[str, Any]) -> dict[str, ConditionView]:
             last_transition_ms=_millis(
                 opt_str(cond, "lastTransitionTime", path), f"{path}.lastTransitionTime"
             ),
+            observed_generation=opt_int(cond, "observedGeneration", path),
         )
     return found
 
@@ -148,7 +184,22 @@ def _dependencies(spec: Mapping[str, Any], own_namespace: str) -> tuple[Dependen
     return tuple(deps)
 
 
-def _chart_ref(status: Mapping[str, Any]) -> ObjectKey | None:
+def _source_ref(spec: Mapping[str, Any], own_namespace: str) -> SourceRef | None:
+    ref = spec.get("chartRef")
+    if ref is None:
+        return None
+    path = ".spec.chartRef"
+    entry = mapping(ref, path)
+    kind = opt_str(entry, "kind", path)
+    name = opt_str(entry, "name", path)
+    if not kind or not name:
+        raise MalformedError(path, "a chartRef needs a kind and a name")
+    return SourceRef(
+        kind=kind, namespace=opt_str(entry, "namespace", path) or own_namespace, name=name
+    )
+
+
+def _helm_chart(status: Mapping[str, Any]) -> ObjectKey | None:
     ref = opt_str(status, "helmChart", ".status")
     if not ref:
         return None
@@ -177,7 +228,8 @@ def parse_release(obj: object) -> ReleaseView | Unmappable:
             observed_generation=opt_int(status, "observedGeneration", ".status"),
             suspended=bool(opt_bool(spec, "suspend", ".spec")),
             last_attempted_revision=opt_str(status, "lastAttemptedRevision", ".status"),
-            chart_ref=_chart_ref(status),
+            helm_chart=_helm_chart(status),
+            chart_ref=_source_ref(spec, namespace),
         )
     except MalformedError as err:
         return Unmappable(f"HelmRelease {err}")
@@ -193,7 +245,9 @@ def parse_chart(obj: object) -> ChartView | Unmappable:
         artifact = child(status, "artifact", ".status")
         owner_name = labels.get(OWNER_NAME_LABEL)
         owner = (labels.get(OWNER_NAMESPACE_LABEL) or namespace, owner_name) if owner_name else None
-        ready = _conditions(status).get("Ready")
+        conditions = _conditions(status)
+        ready = conditions.get("Ready")
+        stalled = conditions.get("Stalled")
         return ChartView(
             namespace=namespace,
             name=name,
@@ -203,6 +257,7 @@ def parse_chart(obj: object) -> ChartView | Unmappable:
             or opt_str(spec, "version", ".spec"),
             ready_status=ready.status if ready else None,
             ready_reason=ready.reason if ready else None,
+            stalled=stalled if stalled is not None and stalled.status == "True" else None,
         )
     except MalformedError as err:
         return Unmappable(f"HelmChart {err}")

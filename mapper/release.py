@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from mapper.chart import chart_meta
+from mapper.chart import MESSAGE_LIMIT, chart_meta, source_meta
 from mapper.contract import FlowNode, Relationship, Status
 from mapper.objects import (
     COMPONENT_LABEL,
@@ -16,9 +16,7 @@ from mapper.objects import (
     ChartView,
     ReleaseView,
 )
-from mapper.status import fold_status
-
-MESSAGE_LIMIT = 512
+from mapper.status import fold_status, is_true
 
 
 def node_id(region: str, name: str) -> str:
@@ -65,12 +63,23 @@ def _meta(release: ReleaseView, chart: ChartView | None) -> dict[str, JsonValue]
             meta[key] = value
     if chart is not None:
         meta["chart"] = chart_meta(chart)
+    source = source_meta(release)
+    if source is not None:
+        meta["source"] = source
     return meta
 
 
-def _ended_at(release: ReleaseView, status: Status) -> int | None:
+def _ended_at(release: ReleaseView, chart: ChartView | None, status: Status) -> int | None:
     if status not in ("succeeded", "failed"):
         return None
+    if (
+        status == "failed"
+        and not is_true(release.conditions, "Stalled")
+        and chart is not None
+        and chart.stalled is not None
+        and chart.stalled.last_transition_ms is not None
+    ):
+        return chart.stalled.last_transition_ms  # failed since its chart gave up
     for ctype in ("Ready", "Stalled"):
         cond = release.conditions.get(ctype)
         if cond is not None and cond.last_transition_ms is not None:
@@ -81,7 +90,7 @@ def _ended_at(release: ReleaseView, status: Status) -> int | None:
 def map_release(
     release: ReleaseView, region: str, flow_id: str, chart: ChartView | None = None
 ) -> MappedRelease:
-    status = fold_status(release.conditions)
+    status = fold_status(release, chart)
     own_id = node_id(region, release.name)
     node = FlowNode(
         id=own_id,
@@ -91,7 +100,7 @@ def map_release(
         family=family_of(release),
         region=region,
         started_at=release.created_ms,
-        ended_at=_ended_at(release, status),
+        ended_at=_ended_at(release, chart, status),
         meta=_meta(release, chart),
     )
     edges: dict[tuple[str, str, str], Relationship] = {}

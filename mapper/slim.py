@@ -16,13 +16,14 @@ from typing import Any
 from mapper.objects import LABELS_READ, Kind
 
 _METADATA = ("name", "namespace", "creationTimestamp", "labels", "generation")
-_CONDITION = ("type", "status", "reason", "message", "lastTransitionTime")
+_CONDITION = ("type", "status", "reason", "message", "lastTransitionTime", "observedGeneration")
 _KEPT_CONDITIONS = frozenset({"Ready", "Stalled"})
 
 _SPEC: dict[Kind, tuple[str, ...]] = {
-    "HelmRelease": ("dependsOn", "suspend"),
+    "HelmRelease": ("dependsOn", "suspend", "chartRef"),
     "HelmChart": ("chart", "version"),
 }
+_CHART_REF = ("kind", "name", "namespace")
 _STATUS: dict[Kind, tuple[str, ...]] = {
     "HelmRelease": ("conditions", "observedGeneration", "lastAttemptedRevision", "helmChart"),
     "HelmChart": ("conditions", "artifact"),
@@ -58,7 +59,10 @@ def slim(kind: Kind, obj: Mapping[str, Any]) -> dict[str, Any]:
             meta["labels"] = _pick(meta["labels"], LABELS_READ[kind])
         out["metadata"] = meta
     if "spec" in obj:
-        out["spec"] = _pick(obj["spec"], _SPEC[kind])
+        spec = _pick(obj["spec"], _SPEC[kind])
+        if isinstance(spec, dict) and "chartRef" in spec:
+            spec["chartRef"] = _pick(spec["chartRef"], _CHART_REF)
+        out["spec"] = spec
     if "status" in obj:
         status = _pick(obj["status"], _STATUS[kind])
         if isinstance(status, dict):

@@ -1,28 +1,51 @@
-"""Folding a HelmRelease's conditions into the canvas's four statuses."""
+"""Folding a HelmRelease, and the HelmChart it uses, into the canvas's four statuses."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from mapper.contract import Status
-from mapper.objects import ConditionView
+from mapper.objects import ChartView, ConditionView, ReleaseView
 
 FAILED_REASONS = frozenset(
-    {"InstallFailed", "UpgradeFailed", "RetriesExhausted", "RetriesExceeded"}
+    {
+        # a Helm action failed (helm-controller v2's Released and TestSuccess reasons)
+        "InstallFailed",
+        "UpgradeFailed",
+        "TestFailed",
+        # the remediation of a failed action (Remediated's reasons, copied into Ready)
+        "RollbackSucceeded",
+        "RollbackFailed",
+        "UninstallSucceeded",
+        "UninstallFailed",
+        # retries spent, or nothing to roll back to (the design card's and Stalled's reasons)
+        "RetriesExhausted",
+        "RetriesExceeded",
+        "MissingRollbackTarget",
+    }
 )
-"""Ready=False reasons that mean the release will not get better by itself.
+"""`Ready=False` reasons that report a failed Helm action or its remediation.
 
-The reasons and why each folds this way: `docs/design.md`, "Status folding".
+helm-controller copies into `Ready` the reason of the newest of `Released`,
+`TestSuccess` and `Remediated`, so a rollback that *succeeded* still means
+the upgrade failed. The other v2 reasons (`ArtifactFailed`, `InitFailed`,
+`GetLastReleaseFailed`, `DependencyNotReady`, `ReconciliationFailed`, ...)
+are retried by the controller and fold to `running`. Each choice and its
+reason: `docs/design.md`, "Status folding".
 """
 
 SEVERITY: tuple[Status, ...] = ("failed", "running", "pending", "succeeded")
 """Worst first: the region shows the worst status among its children."""
 
 
-def fold_status(conditions: Mapping[str, ConditionView]) -> Status:
-    stalled = conditions.get("Stalled")
-    if stalled is not None and stalled.status == "True":
-        return "failed"
+def is_true(conditions: Mapping[str, ConditionView], ctype: str) -> bool:
+    """Whether the `status.conditions[]` entry of type `ctype` says `"True"`."""
+    cond = conditions.get(ctype)
+    return cond is not None and cond.status == "True"
+
+
+def fold_ready(conditions: Mapping[str, ConditionView]) -> Status:
+    """The design card's table on the `Ready` condition of `status.conditions` alone."""
     ready = conditions.get("Ready")
     if ready is None:
         return "pending"
@@ -31,6 +54,44 @@ def fold_status(conditions: Mapping[str, ConditionView]) -> Status:
     if ready.status == "False" and ready.reason in FAILED_REASONS:
         return "failed"
     return "running"
+
+
+def observed_generation(release: ReleaseView) -> int | None:
+    """The generation `Ready` describes.
+
+    The condition's own `observedGeneration` first: helm-controller may write
+    `Ready` for the current generation before `status.observedGeneration`
+    catches up. Without it, `status.observedGeneration`.
+    """
+    ready = release.conditions.get("Ready")
+    if ready is not None and ready.observed_generation is not None:
+        return ready.observed_generation
+    return release.observed_generation
+
+
+def applies_older_spec(release: ReleaseView) -> bool:
+    """Whether `Ready` was written for a generation older than `metadata.generation`."""
+    observed = observed_generation(release)
+    return release.generation is not None and observed is not None and observed < release.generation
+
+
+def fold_status(release: ReleaseView, chart: ChartView | None = None) -> Status:
+    """The release's status; first match wins.
+
+    1. its own `Stalled=True`: helm-controller gave up → failed;
+    2. its HelmChart's `Stalled=True` (source-controller gave up) → failed;
+    3. the `Ready` table (`fold_ready`);
+    4. a `succeeded` whose `Ready` describes an older `metadata.generation`
+       → running, unless `spec.suspend` is true (nothing will apply it).
+    """
+    if is_true(release.conditions, "Stalled"):
+        return "failed"
+    if chart is not None and chart.stalled is not None:
+        return "failed"
+    status = fold_ready(release.conditions)
+    if status == "succeeded" and not release.suspended and applies_older_spec(release):
+        return "running"
+    return status
 
 
 def worst(present: Mapping[Status, int]) -> Status:

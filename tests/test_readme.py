@@ -1,4 +1,4 @@
-"""The README documents every setting the adapter reads and every metric it exports."""
+"""The README documents every setting, every metric and every reason that folds to failed."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from pathlib import Path
 
 from flux_adapter.config import Settings
 from flux_adapter.metrics import Metrics
+from mapper.status import FAILED_REASONS
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+DESIGN = (ROOT / "docs" / "design.md").read_text()
 
 
 def test_every_environment_variable_is_documented() -> None:
@@ -28,3 +31,9 @@ def test_the_test_command_of_the_readme_is_what_ci_runs() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "./scripts/test" in ci
     assert "./scripts/test\n" in README
+
+
+def test_every_reason_that_folds_to_failed_is_named_with_its_reason() -> None:
+    folding = DESIGN[DESIGN.index("## Status folding") :]
+    assert sorted(r for r in FAILED_REASONS if f"`{r}`" not in README) == []
+    assert sorted(r for r in FAILED_REASONS if f"`{r}`" not in folding) == []

@@ -11,8 +11,11 @@ def condition(
     reason: str | None = None,
     message: str | None = None,
     at: str = "2026-11-20T09:00:00Z",
+    generation: int | None = None,
 ) -> dict[str, Any]:
     cond: dict[str, Any] = {"type": ctype, "status": status, "lastTransitionTime": at}
+    if generation is not None:
+        cond["observedGeneration"] = generation
     if reason is not None:
         cond["reason"] = reason
     if message is not None:
@@ -29,6 +32,9 @@ def release(
     depends_on: list[dict[str, Any]] | None = None,
     conditions: list[dict[str, Any]] | None = None,
     helm_chart: str | None = None,
+    chart_ref: dict[str, Any] | None = None,
+    generation: int = 1,
+    suspend: bool | None = None,
     **status: Any,
 ) -> dict[str, Any]:
     obj: dict[str, Any] = {
@@ -38,10 +44,14 @@ def release(
             "name": name,
             "namespace": namespace,
             "creationTimestamp": created,
-            "generation": 1,
+            "generation": generation,
         },
         "spec": {"interval": "10m"},
     }
+    if chart_ref is not None:
+        obj["spec"]["chartRef"] = chart_ref
+    if suspend is not None:
+        obj["spec"]["suspend"] = suspend
     if labels is not None:
         obj["metadata"]["labels"] = labels
     if depends_on is not None:
@@ -64,7 +74,9 @@ def chart(
     chart_name: str = "podinfo",
     version: str = "6.5.0",
     ready: tuple[str, str] | None = ("True", "ChartPullSucceeded"),
+    stalled: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A HelmChart; `stalled=(reason, message)` adds source-controller's `Stalled=True`."""
     obj: dict[str, Any] = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "HelmChart",
@@ -77,6 +89,11 @@ def chart(
             "helm.toolkit.fluxcd.io/namespace": owner[0],
             "helm.toolkit.fluxcd.io/name": owner[1],
         }
+    conditions = []
+    if stalled is not None:
+        conditions.append(condition("Stalled", "True", stalled[0], stalled[1], generation=1))
     if ready is not None:
-        obj["status"]["conditions"] = [condition("Ready", ready[0], ready[1])]
+        conditions.append(condition("Ready", ready[0], ready[1], generation=1))
+    if conditions:
+        obj["status"]["conditions"] = conditions
     return obj

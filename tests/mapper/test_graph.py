@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from mapper.graph import Collision, Graph
-from mapper.objects import Unmappable
+from mapper.objects import ReleaseView, Unmappable
+from mapper.release import MappedRelease, map_release
 from mapper.state import Keys
 from tests.fixtures import bootstrap_kit, ready_chart, upgrade_failed_release
 from tests.mapper.objects import chart, condition, release
@@ -197,6 +202,52 @@ def test_chart_relabelled_to_another_release_moves_its_enrichment() -> None:
     assert applied.touched == Keys(nodes={f"{REGION}/a", f"{REGION}/b"})
     assert "chart" not in (g.nodes[f"{REGION}/a"].meta or {})
     assert "chart" in (g.nodes[f"{REGION}/b"].meta or {})
+
+
+def count_mapping(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the name of every release the graph maps, in order."""
+    mapped: list[str] = []
+
+    def counting(release_view: ReleaseView, *args: Any) -> MappedRelease:
+        mapped.append(release_view.name)
+        return map_release(release_view, *args)
+
+    monkeypatch.setattr("mapper.graph.map_release", counting)
+    return mapped
+
+
+def test_a_chart_event_maps_only_the_releases_that_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = graph()
+    for i in range(300):
+        g.apply("HelmChart", (NS, f"c{i}"), chart(f"c{i}", owner=(NS, f"bp-{i}")))
+        g.apply("HelmRelease", (NS, f"bp-{i}"), release(f"bp-{i}", helm_chart=f"{NS}/c{i}"))
+    shared_ref = {"kind": "HelmChart", "name": "shared", "namespace": "sources"}
+    for name in ("bp-a", "bp-b"):
+        g.apply("HelmRelease", (NS, name), release(name, chart_ref=shared_ref))
+    mapped = count_mapping(monkeypatch)
+
+    stalled = chart("shared", "sources", stalled=("InvalidChartReference", "no such version"))
+    applied = g.apply("HelmChart", ("sources", "shared"), stalled)
+
+    assert sorted(mapped) == ["bp-a", "bp-b"]
+    assert applied.touched.nodes == {f"{REGION}/bp-a", f"{REGION}/bp-b", REGION}
+
+
+def test_a_release_that_drops_a_chart_is_no_longer_mapped_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    g = graph()
+    g.apply("HelmRelease", (NS, "bp-a"), release("bp-a", helm_chart=f"{NS}/old"))
+    g.apply(
+        "HelmRelease", (NS, "bp-a"), release("bp-a", chart_ref={"kind": "HelmChart", "name": "new"})
+    )
+    mapped = count_mapping(monkeypatch)
+    g.apply("HelmChart", (NS, "old"), chart("old", stalled=("InvalidChartReference", "gone")))
+    assert mapped == []
+    assert g.nodes[f"{REGION}/bp-a"].status == "pending"
+    g.apply("HelmChart", (NS, "new"), chart("new", stalled=("InvalidChartReference", "gone")))
+    assert mapped == ["bp-a"]
+    assert g.nodes[f"{REGION}/bp-a"].status == "failed"
 
 
 def test_a_chart_for_no_known_release_touches_nothing() -> None:

@@ -37,16 +37,21 @@ def near_releases(draw: st.DrawFn) -> dict[str, Any]:
         ("metadata", "generation"),
         ("spec", "dependsOn"),
         ("spec", "suspend"),
+        ("spec", "chartRef"),
+        ("spec", "chartRef", "kind"),
         ("status", "conditions"),
         ("status", "helmChart"),
         ("status", "observedGeneration"),
         ("status", "lastAttemptedRevision"),
     ]
+    if draw(st.booleans()):
+        obj["spec"]["chartRef"] = {"kind": "HelmChart", "name": "c1"}
     for path in draw(st.lists(st.sampled_from(paths), max_size=3)):
         target = obj
         for part in path[:-1]:
             target = target.setdefault(part, {})
-        target[path[-1]] = draw(anything_at)
+        if isinstance(target, dict):
+            target[path[-1]] = draw(anything_at)
     return obj
 
 
@@ -175,15 +180,36 @@ def operations(draw: st.DrawFn) -> tuple[str, ObjectKey, dict[str, Any] | None]:
             depends_on=[{"name": n} for n in draw(st.lists(st.sampled_from(RELEASE_NAMES)))],
             conditions=[
                 condition(
-                    "Ready", draw(st.sampled_from(["True", "False", "Unknown"])), "InstallFailed"
+                    "Ready",
+                    draw(st.sampled_from(["True", "False", "Unknown"])),
+                    "InstallFailed",
+                    generation=draw(st.sampled_from([None, 1, 2])),
                 )
             ],
+            generation=draw(st.sampled_from([1, 2])),
             helm_chart=draw(st.sampled_from([None, "flux-system/c1", "team/c2"])),
+            chart_ref=draw(
+                st.sampled_from(
+                    [
+                        None,
+                        {"kind": "HelmChart", "name": "c1"},
+                        {"kind": "HelmChart", "name": "c2", "namespace": "team"},
+                        {"kind": "OCIRepository", "name": "c1"},
+                    ]
+                )
+            ),
+            suspend=draw(st.sampled_from([None, True])),
         )
     else:
         name = draw(st.sampled_from(["c1", "c2"]))
         owner = (draw(st.sampled_from(NAMESPACES)), draw(st.sampled_from(RELEASE_NAMES)))
-        obj = chart(name, namespace, owner=owner, version=draw(st.sampled_from(["1", "2"])))
+        obj = chart(
+            name,
+            namespace,
+            owner=owner,
+            version=draw(st.sampled_from(["1", "2"])),
+            stalled=draw(st.sampled_from([None, ("InvalidChartReference", "no such version")])),
+        )
     gone = draw(st.booleans())
     return kind, (namespace, name), None if gone else obj
 

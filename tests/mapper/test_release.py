@@ -14,6 +14,7 @@ from tests.mapper.objects import condition, release
 
 REGION = "eu-west-1"
 FLOW = "bootstrap"
+STALL = "2025-11-21T09:00:00Z"
 
 
 def mapped(obj: dict[str, Any], chart: dict[str, Any] | None = None) -> MappedRelease:
@@ -167,6 +168,60 @@ def test_a_failing_chart_never_changes_the_release_status() -> None:
     assert mapped(obj, chart).node.status == "succeeded"
 
 
+def test_a_stalled_chart_fails_its_release_and_says_why_in_meta_chart() -> None:
+    obj = release("bp-x", conditions=[condition("Ready", "False", "SourceNotReady")])
+    chart = ready_chart()
+    chart["status"]["conditions"] = [
+        condition("Stalled", "True", "InvalidChartReference", "no chart version '9.9.9'", at=STALL),
+        condition("Ready", "False", "InvalidChartReference", "no chart version '9.9.9'", at=STALL),
+    ]
+    node = mapped(obj, chart).node
+    assert node.status == "failed"
+    assert node.ended_at == 1763715600000  # the moment the chart stalled
+    assert (node.meta or {})["chart"] == {
+        "ref": "flux-system/flux-system-bp-keycloak",
+        "name": "keycloakx",
+        "version": "7.1.3",
+        "ready": "False",
+        "reason": "InvalidChartReference",
+        "message": "no chart version '9.9.9'",
+        "stalled": True,
+    }
+
+
+def test_a_long_chart_stall_message_is_cut_like_a_ready_message() -> None:
+    chart = ready_chart()
+    chart["status"]["conditions"] = [
+        condition("Stalled", "True", "InvalidChartReference", "x" * 4000)
+    ]
+    meta = (mapped(release("bp-x"), chart).node.meta or {})["chart"]
+    assert isinstance(meta, dict)
+    assert meta["message"] == "x" * 512
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        pytest.param(
+            {"kind": "OCIRepository", "name": "podinfo"},
+            {"kind": "OCIRepository", "namespace": "flux-system", "name": "podinfo"},
+            id="oci-defaults-to-the-release-namespace",
+        ),
+        pytest.param(
+            {"kind": "ExternalArtifact", "name": "podinfo", "namespace": "ci"},
+            {"kind": "ExternalArtifact", "namespace": "ci", "name": "podinfo"},
+            id="external-artifact",
+        ),
+        pytest.param({"kind": "HelmChart", "name": "podinfo"}, None, id="helm-chart-is-no-source"),
+    ],
+)
+def test_chart_ref_to_a_source_goes_into_meta_source(
+    ref: dict[str, str], expected: dict[str, str] | None
+) -> None:
+    meta = mapped(release("bp-x", chart_ref=ref)).node.meta or {}
+    assert meta.get("source") == expected
+
+
 def test_the_real_release_serialises_to_contract_json() -> None:
     node = mapped(upgrade_failed_release()).node
     assert FlowNode.model_validate_json(node.wire()) == node
@@ -204,6 +259,16 @@ def test_the_real_release_serialises_to_contract_json() -> None:
             {"metadata": {"name": "x"}, "status": {"helmChart": "no-slash"}},
             "helmChart",
             id="bad-chart-ref",
+        ),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"chartRef": {"name": "podinfo"}}},
+            ".spec.chartRef",
+            id="chart-ref-without-kind",
+        ),
+        pytest.param(
+            {"metadata": {"name": "x"}, "spec": {"chartRef": "podinfo"}},
+            ".spec.chartRef",
+            id="chart-ref-not-an-object",
         ),
         pytest.param({"metadata": {"name": "x", "generation": "1"}}, "generation", id="gen"),
     ],

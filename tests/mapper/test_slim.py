@@ -72,3 +72,54 @@ def test_slim_keeps_only_the_labels_the_mapper_reads() -> None:
 
 def test_slim_copies_labels_of_the_wrong_type_as_they_are() -> None:
     assert slim("HelmChart", {"metadata": {"labels": ["x"]}})["metadata"]["labels"] == ["x"]
+
+
+def test_slim_keeps_what_the_status_fold_reads_chart_ref_and_condition_generations() -> None:
+    obj = upgrade_failed_release()
+    obj["metadata"]["generation"] = 12
+    obj["spec"]["chartRef"] = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmChart",
+        "name": "keycloakx",
+        "namespace": "flux-system",
+    }
+    obj["status"]["conditions"].append(
+        {
+            "lastTransitionTime": "2026-11-20T09:19:41Z",
+            "message": "Failed to upgrade after 4 attempt(s)",
+            "observedGeneration": 12,
+            "reason": "RetriesExceeded",
+            "status": "True",
+            "type": "Stalled",
+        }
+    )
+
+    slimmed = slim("HelmRelease", obj)
+
+    assert slimmed["metadata"]["generation"] == 12
+    assert slimmed["spec"]["chartRef"] == {
+        "kind": "HelmChart",
+        "name": "keycloakx",
+        "namespace": "flux-system",
+    }
+    assert [(c["type"], c["observedGeneration"]) for c in slimmed["status"]["conditions"]] == [
+        ("Ready", 1),
+        ("Stalled", 12),
+    ]
+
+
+def test_slim_chart_keeps_its_stalled_condition() -> None:
+    obj = ready_chart()
+    obj["status"]["conditions"].insert(
+        0,
+        {
+            "lastTransitionTime": "2026-11-21T09:00:02Z",
+            "message": "invalid chart reference: no 'keycloakx' chart matching '9.9.9'",
+            "observedGeneration": 2,
+            "reason": "InvalidChartReference",
+            "status": "True",
+            "type": "Stalled",
+        },
+    )
+    slimmed = slim("HelmChart", obj)
+    assert slimmed["status"]["conditions"][0] == obj["status"]["conditions"][0]

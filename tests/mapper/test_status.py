@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from mapper.contract import Status
-from mapper.objects import ReleaseView, parse_release
+from mapper.objects import ChartView, ReleaseView, parse_chart, parse_release
 from mapper.status import fold_status, worst
 from tests.fixtures import upgrade_failed_release
-from tests.mapper.objects import condition, release
+from tests.mapper.objects import chart, condition, release
 
 
 def view(conditions: list[dict[str, Any]] | None) -> ReleaseView:
@@ -29,7 +29,26 @@ def view(conditions: list[dict[str, Any]] | None) -> ReleaseView:
         pytest.param([condition("Ready", "False", "RetriesExhausted")], "failed", id="exhaust"),
         pytest.param([condition("Ready", "False", "RetriesExceeded")], "failed", id="exceeded"),
         pytest.param([condition("Ready", "False", "Progressing")], "running", id="progressing"),
+        pytest.param([condition("Ready", "False", "TestFailed")], "failed", id="test"),
+        pytest.param(
+            [condition("Ready", "False", "RollbackSucceeded")], "failed", id="rolled-back"
+        ),
+        pytest.param([condition("Ready", "False", "RollbackFailed")], "failed", id="rollback"),
+        pytest.param(
+            [condition("Ready", "False", "UninstallSucceeded")], "failed", id="uninstalled"
+        ),
+        pytest.param([condition("Ready", "False", "UninstallFailed")], "failed", id="uninstall"),
+        pytest.param(
+            [condition("Ready", "False", "MissingRollbackTarget")],
+            "failed",
+            id="no-rollback-target",
+        ),
         pytest.param([condition("Ready", "False", "ArtifactFailed")], "running", id="other"),
+        pytest.param([condition("Ready", "False", "InitFailed")], "running", id="init"),
+        pytest.param([condition("Ready", "False", "GetLastReleaseFailed")], "running", id="get"),
+        pytest.param([condition("Ready", "False", "DependencyNotReady")], "running", id="deps"),
+        pytest.param([condition("Ready", "False", "SourceNotReady")], "running", id="source"),
+        pytest.param([condition("Ready", "True", "RollbackSucceeded")], "succeeded", id="true-rb"),
         pytest.param([condition("Ready", "False")], "running", id="false-no-reason"),
         pytest.param([condition("Ready", "Unknown", "Progressing")], "running", id="unknown"),
         pytest.param([condition("Ready", "Unknown", "InstallFailed")], "running", id="unknown-any"),
@@ -41,7 +60,7 @@ def view(conditions: list[dict[str, Any]] | None) -> ReleaseView:
 def test_ready_condition_folds_per_contract_table(
     conditions: list[dict[str, Any]] | None, expected: Status
 ) -> None:
-    assert fold_status(view(conditions).conditions) == expected
+    assert fold_status(view(conditions)) == expected
 
 
 @pytest.mark.parametrize("ready", ["True", "Unknown", None])
@@ -49,18 +68,91 @@ def test_stalled_true_folds_to_failed_whatever_ready_says(ready: str | None) -> 
     conditions = [condition("Stalled", "True", "RetriesExceeded")]
     if ready is not None:
         conditions.append(condition("Ready", ready, "Progressing"))
-    assert fold_status(view(conditions).conditions) == "failed"
+    assert fold_status(view(conditions)) == "failed"
 
 
 def test_stalled_false_does_not_fail_a_ready_release() -> None:
     conditions = [condition("Stalled", "False"), condition("Ready", "True", "UpgradeSucceeded")]
-    assert fold_status(view(conditions).conditions) == "succeeded"
+    assert fold_status(view(conditions)) == "succeeded"
+
+
+def ready_at(status: str, reason: str, generation: int | None) -> dict[str, Any]:
+    return condition("Ready", status, reason, generation=generation)
+
+
+@pytest.mark.parametrize(
+    ("generation", "observed", "ready", "suspend", "expected"),
+    [
+        pytest.param(12, 11, ready_at("True", "UpgradeSucceeded", 11), None, "running", id="lag"),
+        pytest.param(12, 11, ready_at("True", "UpgradeSucceeded", 12), None, "succeeded", id="cur"),
+        pytest.param(12, 12, ready_at("True", "UpgradeSucceeded", 11), None, "running", id="own"),
+        pytest.param(12, 11, ready_at("True", "InstallSucceeded", None), None, "running", id="st"),
+        pytest.param(
+            12, None, ready_at("True", "InstallSucceeded", None), None, "succeeded", id="?"
+        ),
+        pytest.param(3, 3, ready_at("True", "UpgradeSucceeded", 3), None, "succeeded", id="same"),
+        pytest.param(12, 11, ready_at("True", "UpgradeSucceeded", 11), True, "succeeded", id="sus"),
+        pytest.param(12, 11, ready_at("True", "UpgradeSucceeded", 11), False, "running", id="res"),
+        pytest.param(12, 11, ready_at("False", "UpgradeFailed", 11), None, "failed", id="failed"),
+        pytest.param(12, 11, ready_at("False", "UpgradeFailed", 11), True, "failed", id="sus-f"),
+        pytest.param(12, 11, ready_at("Unknown", "Progressing", 11), None, "running", id="run"),
+    ],
+)
+def test_ready_for_an_older_generation_is_not_succeeded_unless_suspended(
+    generation: int,
+    observed: int | None,
+    ready: dict[str, Any],
+    suspend: bool | None,
+    expected: Status,
+) -> None:
+    extra: dict[str, Any] = {} if observed is None else {"observedGeneration": observed}
+    obj = release("bp-x", generation=generation, conditions=[ready], suspend=suspend, **extra)
+    parsed = parse_release(obj)
+    assert isinstance(parsed, ReleaseView)
+    assert fold_status(parsed) == expected
+
+
+def chart_view(obj: dict[str, Any]) -> ChartView:
+    parsed = parse_chart(obj)
+    assert isinstance(parsed, ChartView)
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("own", "helm_chart", "expected"),
+    [
+        pytest.param("True", chart("c", stalled=("InvalidChartReference", "no")), "failed", id="s"),
+        pytest.param(
+            "Unknown", chart("c", stalled=("InvalidChartReference", "")), "failed", id="u"
+        ),
+        pytest.param("True", chart("c", ready=("False", "ChartPullFailed")), "succeeded", id="nr"),
+        pytest.param(
+            "Unknown", chart("c", ready=("False", "ChartPullFailed")), "running", id="nr2"
+        ),
+        pytest.param("True", chart("c"), "succeeded", id="ready"),
+        pytest.param("True", None, "succeeded", id="none"),
+    ],
+)
+def test_a_stalled_chart_fails_its_release_and_a_merely_unready_one_does_not(
+    own: str, helm_chart: dict[str, Any] | None, expected: Status
+) -> None:
+    parsed = view([condition("Ready", own, "Progressing")])
+    seen = None if helm_chart is None else chart_view(helm_chart)
+    assert fold_status(parsed, seen) == expected
+
+
+def test_a_stalled_chart_fails_even_a_suspended_release() -> None:
+    obj = release("bp-x", suspend=True, conditions=[condition("Ready", "True", "InstallSucceeded")])
+    parsed = parse_release(obj)
+    assert isinstance(parsed, ReleaseView)
+    stalled = chart_view(chart("c", stalled=("InvalidChartReference", "no such version")))
+    assert fold_status(parsed, stalled) == "failed"
 
 
 def test_real_upgrade_failed_release_is_failed_while_reconciling() -> None:
     parsed = parse_release(upgrade_failed_release())
     assert isinstance(parsed, ReleaseView)
-    assert fold_status(parsed.conditions) == "failed"
+    assert fold_status(parsed) == "failed"
 
 
 @pytest.mark.parametrize(
