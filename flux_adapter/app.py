@@ -1,15 +1,18 @@
 """The process: builds every component from the settings and supervises them.
 
-One TaskGroup holds the watchers, the emitter, the elector and the health
-server. SIGTERM/SIGINT stop it in the order that loses nothing: stop
-watching, flush the emitter within its deadline, release the lease (so a
-standby takes over at once), then close the rest.
+One TaskGroup holds the heartbeat, the elector and the pipeline (reflectors,
+store, graph, emitter), which only the copy holding the Lease runs; the
+health endpoints answer from their own thread. SIGTERM/SIGINT stop it in the
+order that loses nothing: stop watching, flush the emitter within its
+deadline, release the Lease (so a standby takes over at once), then close
+the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 from collections.abc import Callable
@@ -20,18 +23,14 @@ import structlog
 
 from flux_adapter.config import Settings
 from flux_adapter.dry_run import DryRunSink
-from flux_adapter.emitter import Emitter
 from flux_adapter.health import HealthServer, Heartbeat
 from flux_adapter.http_sink import HttpSink
 from flux_adapter.kube import KubeApi, api_client
 from flux_adapter.leader import LeaderElector
 from flux_adapter.metrics import Metrics
-from flux_adapter.resources import WATCHED
+from flux_adapter.pipeline import Pipeline
 from flux_adapter.sink import Sink
-from flux_adapter.store import KINDS, Store
 from flux_adapter.supervisor import SupervisedTasks, supervise
-from flux_adapter.watch import Watcher
-from mapper import Graph
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +38,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-def _always() -> bool:
-    return True
+def _unfenced() -> float:
+    return math.inf
 
 
 class Adapter:
@@ -58,9 +57,12 @@ class Adapter:
         self.kubeconfig = kubeconfig
         self.stdout = stdout if stdout is not None else sys.stdout
         self.metrics = metrics if metrics is not None else Metrics()
-        self.graph = Graph(settings.region_key, settings.flow_id)
         self.stopping = asyncio.Event()
         self.health: HealthServer | None = None
+        self.pipeline: Pipeline | None = None
+        """What this copy runs while it posts; None while it stands by."""
+        self._gained = asyncio.Event()
+        self._lost = asyncio.Event()
 
     def _sink(self) -> Sink:
         if self.dry_run:
@@ -83,72 +85,82 @@ class Adapter:
         self.stopping.set()
 
     async def run(self) -> int:
-        s = self.settings
         api = await api_client(self.kubeconfig)
         try:
-            return await self._run(s, api)
+            return await self._run(api)
         finally:
             await api.close()
 
-    async def _run(self, s: Settings, api: KubeApi) -> int:
-        store_ref: list[Store] = []
-        emitter_gate: Callable[[], bool] = _always
-        elector: LeaderElector | None = None
-        emitter = Emitter(
-            self.graph,
-            self._sink(),
-            metrics=self.metrics,
-            ready=lambda: bool(store_ref) and store_ref[0].all_synced(),
-            may_post=lambda: emitter_gate(),
-            emit_interval=s.emit_interval,
-            post_timeout=s.post_timeout,
-            resync_interval=s.resync_interval,
-            shutdown_timeout=s.shutdown_timeout,
-        )
-        store = Store(self.graph, emitter, self.metrics)
-        store_ref.append(store)
-        watchers = [
-            Watcher(
-                api,
-                resource,
-                store,
-                self.metrics,
-                namespace=s.namespace,
-                inactivity_timeout=s.watch_inactivity_timeout,
-            )
-            for resource in WATCHED
-        ]
-        if s.leader_election and not self.dry_run:
-            namespace = s.pod_namespace or api.namespace
-            elector = LeaderElector(
-                api,
-                name=s.lease_name,
-                namespace=namespace,
-                identity=s.pod_name,
-                lease_duration=s.lease_duration,
-                renew_deadline=s.lease_renew_deadline,
-                retry_period=s.lease_retry_period,
-                metrics=self.metrics,
-                on_gain=emitter.request_resync,
-                on_loss=lambda: None,
-            )
-            emitter_gate = elector.may_post
-        else:
-            self.metrics.leader.set(1)
+    def _pipeline(self, api: KubeApi, fence: Callable[[], float]) -> Pipeline:
+        return Pipeline(self.settings, api, self._sink(), self.metrics, fence=fence)
 
+    def _elector(self, api: KubeApi) -> LeaderElector:
+        s = self.settings
+        return LeaderElector(
+            api,
+            name=s.lease_name,
+            namespace=s.pod_namespace or api.namespace,
+            identity=s.pod_name,
+            lease_duration=s.lease_duration,
+            renew_deadline=s.lease_renew_deadline,
+            retry_period=s.lease_retry_period,
+            standby_retry_period=s.lease_standby_retry_period,
+            metrics=self.metrics,
+            on_gain=self._gained.set,
+            on_loss=self._lost.set,
+        )
+
+    def _not_ready(self, elector: LeaderElector | None) -> str | None:
+        """Readiness: a standby is ready to take over while it can read the Lease; the
+        copy that posts is ready once its caches are filled and both watches are served.
+        """
+        if elector is not None and not elector.leading:
+            return elector.trouble
+        pipeline = self.pipeline
+        if pipeline is None:
+            return "starting"
+        return pipeline.not_ready()
+
+    async def _lead(self, api: KubeApi, tasks: SupervisedTasks) -> None:
+        """Without leader election: one pipeline for the life of the process."""
+        self.metrics.leader.set(1)
+        self.pipeline = self._pipeline(api, _unfenced)
+        await self.pipeline.run(tasks)
+
+    async def _follow(self, elector: LeaderElector, api: KubeApi, tasks: SupervisedTasks) -> None:
+        """With leader election: a fresh pipeline each time the Lease is won, dropped when lost."""
+        while True:
+            await self._gained.wait()
+            self._gained.clear()
+            self._lost.clear()
+            pipeline = self.pipeline = self._pipeline(api, elector.time_left)
+            running = asyncio.create_task(pipeline.run(tasks), name="pipeline")
+            lost = asyncio.create_task(self._lost.wait(), name="lease-lost")
+            try:
+                await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+                if not running.done():
+                    # Fenced already: the emitter's last flush sends nothing.
+                    await pipeline.stop()
+                    await _cancel([running])
+            running.result()
+            self.pipeline = None
+            self.metrics.nodes_held.set(0)
+            log.info("caches_dropped", reason="lease lost")
+
+    async def _run(self, api: KubeApi) -> int:
+        s = self.settings
+        elector = self._elector(api) if s.leader_election and not self.dry_run else None
         heartbeat = Heartbeat()
         tasks = SupervisedTasks()
-
-        def ready() -> str | None:
-            reasons = [f"{w.resource.kind}: {w.trouble}" for w in watchers if w.trouble]
-            missing = [kind for kind in KINDS if not store.synced(kind)]
-            if missing:
-                reasons.append(f"not listed yet: {', '.join(missing)}")
-            return "; ".join(reasons) or None
-
         listen = s.listen
         self.health = HealthServer(
-            listen.host, listen.port, [heartbeat.check, tasks.check], ready, self.metrics
+            listen.host,
+            listen.port,
+            [heartbeat.check, tasks.check],
+            lambda: self._not_ready(elector),
+            self.metrics,
         )
         try:
             await self.health.start()
@@ -171,33 +183,35 @@ class Adapter:
             namespace=s.namespace or "*",
             dry_run=self.dry_run,
             leader_election=elector is not None,
+            kube=repr(api),
         )
         try:
             async with asyncio.TaskGroup() as group:
-                watch_tasks = [
-                    group.create_task(
-                        supervise(w.resource.name, w.run, tasks=tasks), name=w.resource.name
-                    )
-                    for w in watchers
-                ]
-                emit_task = group.create_task(
-                    supervise("emitter", emitter.run, tasks=tasks), name="emitter"
-                )
-                side_tasks = [group.create_task(heartbeat.run(), name="heartbeat")]
-                if elector is not None:
-                    side_tasks.append(
+                side = [group.create_task(heartbeat.run(), name="heartbeat")]
+                if api.execs:
+                    side.append(
                         group.create_task(
-                            supervise("elector", elector.run, tasks=tasks), name="elector"
+                            supervise("kube-credentials", api.keep_credentials_fresh, tasks=tasks),
+                            name="kube-credentials",
                         )
                     )
+                if elector is None:
+                    work = group.create_task(self._lead(api, tasks), name="pipeline")
+                    electing = None
+                else:
+                    work = group.create_task(self._follow(elector, api, tasks), name="follow")
+                    electing = group.create_task(
+                        supervise("elector", elector.run, tasks=tasks), name="elector"
+                    )
                 await self.stopping.wait()
-                await _cancel(watch_tasks)
-                await emitter.stop()
-                await _cancel([emit_task])
-                if elector is not None:
-                    await _cancel(side_tasks[1:])
+                pipeline = self.pipeline
+                if pipeline is not None:
+                    await pipeline.stop()
+                await _cancel([work])
+                if electing is not None and elector is not None:
+                    await _cancel([electing])
                     await elector.release()
-                await _cancel(side_tasks)
+                await _cancel(side)
         except* Exception as group_failure:
             for failure in group_failure.exceptions:
                 log.error("adapter_failed", error=repr(failure))
@@ -209,7 +223,8 @@ class Adapter:
                 loop.remove_signal_handler(signum)
             await self.health.stop()
         if failed:
-            await emitter.stop()
+            if self.pipeline is not None:
+                await self.pipeline.emitter.stop()
             return EXIT_FAILED
         log.info("adapter_stopped")
         return EXIT_OK

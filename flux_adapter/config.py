@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     lease_duration: LeaseSeconds = 15.0
     lease_renew_deadline: LeaseSeconds = 10.0
     lease_retry_period: LeaseSeconds = 2.0
+    lease_standby_retry_period: LeaseSeconds = 5.0
     flow_server_token_file: str | None = None
     flow_server_ca_file: str | None = None
     leader_election: bool = True

@@ -57,6 +57,15 @@ from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, diff, spl
 
 log = structlog.get_logger(__name__)
 
+
+class FencedError(Exception):
+    """The fence closed before a request could start: this copy may no longer post."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation}: fenced")
+        self.operation = operation
+
+
 EMIT_INTERVAL = 0.2
 POST_TIMEOUT = 10.0
 RESYNC_INTERVAL = 60.0
@@ -67,8 +76,12 @@ TRIM_AFTER_BYTES = 1 << 20
 """After a flush that sent this much (a full sync), freed buffers are handed back."""
 
 
-def _always() -> bool:
-    return True
+MIN_REQUEST_SECONDS = 1.0
+"""A request is not started with less time than this left before the fence closes."""
+
+
+def _unfenced() -> float:
+    return math.inf
 
 
 def _each(keys: Keys) -> list[Key]:
@@ -87,7 +100,7 @@ class Emitter:
         *,
         metrics: Metrics,
         ready: Callable[[], bool],
-        may_post: Callable[[], bool] = _always,
+        fence: Callable[[], float] = _unfenced,
         emit_interval: float = EMIT_INTERVAL,
         post_timeout: float = POST_TIMEOUT,
         resync_interval: float = RESYNC_INTERVAL,
@@ -105,8 +118,11 @@ class Emitter:
         - `ready`: true once both resources completed their first LIST. Until
           then only the region node is sent, so a half-filled cache never
           diffs into deleting the server's graph.
-        - `may_post`: leader-election fencing, asked before every request;
-          while false nothing is sent, not even the rest of a flush.
+        - `fence`: seconds left before leader election's renew deadline
+          (infinity without election), asked before every request. Each POST
+          and snapshot GET is given at most that long, so no request outlives
+          the fence; with less than `MIN_REQUEST_SECONDS` left nothing is
+          started, not even the rest of a flush.
         - `emit_interval`: the debounce window (s). `post_timeout`: the limit
           on each POST and snapshot GET (s). `resync_interval`: how often the
           server's snapshot is checked (s). `shutdown_timeout`: how long
@@ -129,7 +145,7 @@ class Emitter:
         self._sink = sink
         self._metrics = metrics
         self._ready = ready
-        self._may_post = may_post
+        self._fence = fence
         self._emit_interval = emit_interval
         self._post_timeout = post_timeout
         self._resync_interval = resync_interval
@@ -412,14 +428,25 @@ class Emitter:
             self._arrived[key] = min(arrived, self._arrived.get(key, arrived))
         self._inflight.clear()
 
+    def _may_post(self) -> bool:
+        return self._fence() >= MIN_REQUEST_SECONDS
+
     @contextlib.asynccontextmanager
     async def _deadline(self, operation: str) -> AsyncIterator[None]:
-        """`post_timeout` on one sink call; running out is a transient failure like any other."""
+        """The smaller of `post_timeout` and the time left before the fence closes.
+
+        Running out is a transient failure like any other; with less than
+        `MIN_REQUEST_SECONDS` left the request is not started (`FencedError`).
+        """
+        left = self._fence()
+        if left < MIN_REQUEST_SECONDS:
+            raise FencedError(operation)
+        limit = min(self._post_timeout, left)
         try:
-            async with asyncio.timeout(self._post_timeout):
+            async with asyncio.timeout(limit):
                 yield
         except TimeoutError as err:
-            raise TransientError(operation, f"no answer within {self._post_timeout} s") from err
+            raise TransientError(operation, f"no answer within {limit:.3g} s") from err
 
     async def _send(self, batches: list[Batch]) -> bool:
         """Post each batch in order; False when the fence closed before all were sent."""
@@ -447,6 +474,9 @@ class Emitter:
         except RejectedError as err:
             self._reject(batch, err)
             return True
+        except FencedError:
+            log.info("posting_fenced", envelopes_left=1)
+            return False
         finally:
             self._metrics.post_latency.observe(time.monotonic() - started)
         self._acked.fold(batch.envelope)
@@ -517,6 +547,8 @@ class Emitter:
             self._check_wanted = False
             log.error("snapshot_rejected", status=err.status, body=err.body)
             return
+        except FencedError:
+            return  # still wanted: the next leader's first check, or ours once renewed
         finally:
             self._wake.set()
         self._checked(snapshot)

@@ -72,6 +72,7 @@ class LeaderElector:
         lease_duration: float = 15.0,
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
+        standby_retry_period: float = 5.0,
         request_timeout: float = 5.0,
         metrics: Metrics,
         on_gain: Callable[[], None],
@@ -87,6 +88,7 @@ class LeaderElector:
         self._lease_duration = math.ceil(lease_duration)
         self._renew_deadline = renew_deadline
         self._retry_period = retry_period
+        self._standby_retry_period = standby_retry_period
         self._request_timeout = request_timeout
         self._metrics = metrics
         self._on_gain = on_gain
@@ -100,12 +102,22 @@ class LeaderElector:
         self._lease: Mapping[str, Any] | None = None
         self.renewed_at: float | None = None
         self.leading = False
+        self.trouble: str | None = "the Lease was not read yet"
+        """Why the last attempt on the Lease failed; None when the Lease answered."""
+
+    def time_left(self) -> float:
+        """Seconds before the fence closes: until the last renewal sent + the renew deadline.
+
+        0 while this copy does not lead. The emitter bounds each request by it,
+        so no request of a leader outlives its fence.
+        """
+        renewed = self.renewed_at
+        if not self.leading or renewed is None:
+            return 0.0
+        return max(0.0, renewed + self._renew_deadline - self._clock())
 
     def may_post(self) -> bool:
-        renewed = self.renewed_at
-        return (
-            self.leading and renewed is not None and self._clock() < renewed + self._renew_deadline
-        )
+        return self.time_left() > 0
 
     async def run(self) -> None:
         """Stand for election, lead until a renewal deadline is missed, and stand again."""
@@ -113,7 +125,8 @@ class LeaderElector:
             while True:
                 if await self._attempt():
                     break
-                await asyncio.sleep(self._retry_period * self._rng.uniform(1.0, JITTER))
+                # A standby costs the API server one GET per period, no more.
+                await asyncio.sleep(self._standby_retry_period * self._rng.uniform(1.0, JITTER))
             self._gain()
             while True:
                 await asyncio.sleep(self._retry_period)
@@ -146,6 +159,7 @@ class LeaderElector:
             async with asyncio.timeout(self._request_timeout):
                 ours = await self._acquire_or_renew()
         except LEASE_ERRORS as err:
+            self.trouble = f"Lease {self.namespace}/{self.name}: {type(err).__name__}"
             log.warning(
                 "lease_attempt_failed",
                 lease=self.name,
@@ -154,6 +168,7 @@ class LeaderElector:
                 error_type=type(err).__name__,
             )
             return False
+        self.trouble = None
         if ours:
             self.renewed_at = sent
         return ours

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,13 +94,14 @@ class Rig:
         self.ready_asked = 0
         self.gate_asked = 0
         self.post_budget = post_budget
+        self.time_left: Callable[[], float] | None = None
         self.sink = sink or HttpSink(server.url, FLOW_ID, token_file=token_file)
         self.emitter = Emitter(
             self.graph,
             self.sink,
             metrics=self.metrics,
             ready=self._ready,
-            may_post=self._may_post,
+            fence=self._fence,
             **{**FAST, **tunables},
         )
         self._task: asyncio.Task[None] | None = None
@@ -107,6 +110,12 @@ class Rig:
     def _ready(self) -> bool:
         self.ready_asked += 1
         return self.ready
+
+    def _fence(self) -> float:
+        """Seconds left on the lease as the test holds it: `time_left`, else all or none."""
+        if self.time_left is not None:
+            return self.time_left()
+        return math.inf if self._may_post() else 0.0
 
     def _may_post(self) -> bool:
         """The lease, as a test holds it; `post_budget` loses it after that many POSTs."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+from structlog.testing import capture_logs
+
+from flux_adapter.emitter import MIN_REQUEST_SECONDS
 from tests.adapter.conftest import MakeRig
 from tests.adapter.objects import PROGRESSING
 from tests.adapter.rig import REGION
@@ -101,3 +107,34 @@ async def test_a_new_leader_sends_only_what_the_old_one_did_not(
     assert [seen.method for seen in sent] == ["GET", "POST"]
     assert [node["id"] for node in sent[1].envelope()["nodes"]] == [REGION, f"{REGION}/bp-tempo"]
     assert standby.converged()
+
+
+async def test_no_request_outlives_the_fence(make_rig: MakeRig, flow_server: FlowServer) -> None:
+    """A POST started 1.5 s before the renew deadline is abandoned at the deadline, not later."""
+    rig = make_rig(post_timeout=30.0)
+    await rig.start_synced()
+    deadline = time.monotonic() + 1.5
+    rig.time_left = lambda: max(0.0, deadline - time.monotonic())
+    flow_server.hang(method="POST")
+    with capture_logs() as logs:
+        rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
+        await eventually(
+            lambda: any(e["event"] == "flow_server_unavailable" for e in logs), "the POST gave up"
+        )
+    gave_up = time.monotonic()
+    flow_server.heal()
+    assert gave_up <= deadline + 0.5
+    [failed] = [e for e in logs if e["event"] == "flow_server_unavailable"]
+    assert "no answer within 1." in failed["detail"]
+
+
+async def test_with_less_than_a_useful_minimum_left_no_request_is_started(
+    make_rig: MakeRig, flow_server: FlowServer
+) -> None:
+    rig = make_rig()
+    await rig.start_synced()
+    before = len(flow_server.requests)
+    rig.time_left = lambda: MIN_REQUEST_SECONDS / 2
+    rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
+    await asyncio.sleep(0.5)  # several emit windows
+    assert flow_server.requests[before:] == []

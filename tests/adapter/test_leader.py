@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pytest
 import structlog.testing
@@ -48,6 +49,7 @@ class Rig:
             lease_duration=LEASE_DURATION,
             renew_deadline=RENEW_DEADLINE,
             retry_period=RETRY_PERIOD,
+            standby_retry_period=RETRY_PERIOD,
         )
         self.tasks.append(asyncio.create_task(elector.run()))
         return elector, metrics, gains
@@ -187,3 +189,56 @@ async def test_a_malformed_lease_is_logged_and_the_candidate_keeps_standing(rig:
         assert not rig.tasks[-1].done()
         del rig.leases.leases[(NS, LEASE)]
         await eventually(elector.may_post, "pod-a leads once the lease is sane")
+
+
+async def test_a_standby_reads_the_lease_at_most_once_per_standby_period(tmp_path: Path) -> None:
+    api = FakeKubeApi()
+    leases = FakeLeases(api)
+    await api.start()
+    client = await api_client(str(write_kubeconfig(tmp_path / "kubeconfig", api.url)))
+    leases.put(NS, LEASE, holder="someone-else", duration=3600)
+    standby = LeaderElector(
+        client,
+        name=LEASE,
+        namespace=NS,
+        identity="pod-b",
+        metrics=Metrics(),
+        on_gain=lambda: None,
+        on_loss=lambda: None,
+        retry_period=0.05,
+        standby_retry_period=0.5,
+    )
+    task = asyncio.create_task(standby.run())
+    try:
+        await asyncio.sleep(2.2)
+        reads = leases.reads
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+        await api.close()
+    assert 3 <= reads <= 5
+    assert not standby.may_post()
+    assert standby.trouble is None
+
+
+def test_the_fence_counts_down_from_the_last_renewal_sent() -> None:
+    clock = [100.0]
+    elector = LeaderElector(
+        cast(KubeApi, None),
+        name=LEASE,
+        namespace=NS,
+        identity="pod-a",
+        metrics=Metrics(),
+        on_gain=lambda: None,
+        on_loss=lambda: None,
+        renew_deadline=10.0,
+        clock=lambda: clock[0],
+    )
+    assert elector.time_left() == 0.0
+    elector.leading, elector.renewed_at = True, 100.0
+    clock[0] = 104.0
+    assert elector.time_left() == 6.0
+    clock[0] = 111.0
+    assert elector.time_left() == 0.0
+    assert not elector.may_post()

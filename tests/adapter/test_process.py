@@ -268,6 +268,7 @@ async def test_of_two_electing_adapters_one_posts_and_a_crash_hands_over_without
         "lease_duration": 3.0,
         "lease_renew_deadline": 2.0,
         "lease_retry_period": 1.0,
+        "lease_standby_retry_period": 1.0,
     }
     pair = [
         start(Adapter(settings(**lease, pod_name=name), kubeconfig=str(kubeconfig)))
@@ -275,6 +276,9 @@ async def test_of_two_electing_adapters_one_posts_and_a_crash_hands_over_without
     ]
     await eventually(lambda: f"{REGION}/a" in region_view(flow), "a posted by the leader")
     await asyncio.sleep(1.5)
+    # Cold standby: between them the two copies hold one watch and made one LIST per resource.
+    assert (kube.open_streams(HELM_RELEASES), kube.open_streams(HELM_CHARTS)) == (1, 1)
+    assert (kube.count("list", HELM_RELEASES), kube.count("list", HELM_CHARTS)) == (1, 1)
 
     def acked(run: Running) -> float:
         return run.adapter.metrics.value(
@@ -301,8 +305,35 @@ async def test_of_two_electing_adapters_one_posts_and_a_crash_hands_over_without
         "the standby posts what changed during the hand-over",
     )
     assert acked(standby) > 0
+    assert kube.count("list", HELM_RELEASES) == 2, "the new leader listed on winning"
+    assert await standby.probe("/readyz") == 200
     assert await standby.stop() == 0
     assert leases.holder("flux-system", "flux-adapter") is None
+
+
+async def test_a_standby_is_ready_while_it_can_read_the_lease_and_holds_no_watch(
+    peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path], start: Callable[[Adapter], Running]
+) -> None:
+    kube, leases, flow, kubeconfig = peers
+    leases.put("flux-system", "flux-adapter", holder="the-leader-elsewhere", duration=3600)
+    run = start(
+        Adapter(
+            settings(
+                flow_server_url=flow.url,
+                leader_election=True,
+                pod_namespace="flux-system",
+                lease_standby_retry_period=1.0,
+            ),
+            kubeconfig=str(kubeconfig),
+        )
+    )
+    await eventually(lambda: leases.reads >= 2, "the standby reads the lease")
+    assert await run.probe("/readyz") == 200
+    assert await run.probe("/healthz") == 200
+    assert kube.count("list") == 0
+    assert kube.open_streams() == 0
+    assert flow.posts() == []
+    assert await run.stop() == 0
 
 
 async def test_sigterm_mid_burst_flushes_before_exiting(

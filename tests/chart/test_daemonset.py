@@ -106,6 +106,11 @@ def test_the_adapter_accepts_the_rendered_environment_and_keeps_its_own_defaults
         ({"leaderElection": {"leaseDuration": "30s"}}, "LEASE_DURATION", "30s"),
         ({"leaderElection": {"renewDeadline": "12s"}}, "LEASE_RENEW_DEADLINE", "12s"),
         ({"leaderElection": {"retryPeriod": "3s"}}, "LEASE_RETRY_PERIOD", "3s"),
+        (
+            {"leaderElection": {"standbyRetryPeriod": "10s"}},
+            "LEASE_STANDBY_RETRY_PERIOD",
+            "10s",
+        ),
         ({"health": {"port": 9100}}, "HEALTH_LISTEN_ADDR", ":9100"),
         ({"logLevel": "debug"}, "LOG_LEVEL", "debug"),
         ({"logFormat": "console"}, "LOG_FORMAT", "console"),
@@ -280,3 +285,18 @@ def test_the_metrics_service_forwards_to_the_pods_health_port() -> None:
         {"name": "metrics", "port": 9090, "targetPort": "health", "protocol": "TCP"}
     ]
     assert "health" in {p["name"] for p in pods["spec"]["containers"][0]["ports"]}
+
+
+def test_a_deployment_with_a_replica_count_can_replace_the_daemonset() -> None:
+    manifests = render({"workload": {"kind": "Deployment", "replicas": 3}})
+    deployment = only(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert "updateStrategy" not in deployment["spec"]
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert [m for m in manifests if m["kind"] == "DaemonSet"] == []
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod == daemonset()["spec"]["template"]["spec"]
+
+
+def test_the_default_is_one_copy_per_node() -> None:
+    assert "replicas" not in daemonset()["spec"]

@@ -154,3 +154,12 @@ def test_a_digest_pins_the_image_and_the_tag_is_ignored() -> None:
     digest = "sha256:" + "ab" * 32
     image = {"tag": "ignored", "digest": digest}
     assert container({"image": image})["image"] == f"ghcr.io/openova-io/flux-adapter@{digest}"
+
+
+def test_several_deployment_replicas_without_leader_election_fail_the_render() -> None:
+    override = {
+        "workload": {"kind": "Deployment", "replicas": 2},
+        "leaderElection": {"enabled": False},
+    }
+    with pytest.raises(HelmRenderError, match="every copy would post"):
+        render_files(with_required(override))

@@ -43,6 +43,18 @@ class FakeLeases:
         holder = lease.get("spec", {}).get("holderIdentity")
         return holder if isinstance(holder, str) else None
 
+    def put(self, namespace: str, name: str, *, holder: str, duration: int) -> None:
+        """A Lease held by `holder`, renewed now, as another copy would have written it."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec = {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": duration,
+            "acquireTime": now,
+            "renewTime": now,
+            "leaseTransitions": 0,
+        }
+        self._stamp(namespace, name, {"metadata": {"name": name}, "spec": spec})
+
     def freeze(self) -> None:
         self._open.clear()
 

@@ -105,6 +105,9 @@ The adapter checks the lease timings too, but only after it has been scheduled.
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be longer than shutdownTimeout (%v) so the adapter can release its lease" .Values.terminationGracePeriodSeconds .Values.shutdownTimeout) -}}
 {{- end -}}
 {{- $election := .Values.leaderElection -}}
+{{- if and (eq .Values.workload.kind "Deployment") (gt (int .Values.workload.replicas) 1) (not $election.enabled) -}}
+{{- fail (printf "workload.replicas is %v with leaderElection.enabled false: every copy would post; enable leader election or run one replica" .Values.workload.replicas) -}}
+{{- end -}}
 {{- if $election.enabled -}}
 {{- $lease := include "flux-adapter.seconds" $election.leaseDuration | float64 -}}
 {{- $renew := include "flux-adapter.seconds" $election.renewDeadline | float64 -}}
