@@ -1,18 +1,21 @@
-"""The load generator's side of the API server: many writes over kubernetes-asyncio, paced.
+"""The benchmark's API server access on kubernetes-asyncio: paced writes, the baseline's reads.
 
 `localcluster.KubeClient` is synchronous, which at 200 writes a second would
 need as many threads; this client sends through the library's `ApiClient`
 instead, over a pool of `connections` kept-alive connections. Bodies stay raw
 JSON (`_preload_content=False`), so the library returns an error status
-rather than raising it: `_send` checks it. Each write's send and completion
-times are kept, since latency is measured from the write.
+rather than raising it: each call checks it. Each write's send and
+completion times are kept, since latency is measured from the write. The
+baseline poster (`bench/baseline.py`) lists and watches through it, so it
+reads the API server with the adapter's own library, loaded the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,8 +36,15 @@ RELEASES = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/{ns}/helmreleases"
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
 """The limit on one write, answer included (60 s)."""
 
+READ_TIMEOUT = 120.0
+"""Seconds to connect, and for each read of a LIST's or a watch's answer."""
 
-class WriteError(RuntimeError):
+
+class KubeError(RuntimeError):
+    """The API server answered a request the benchmark relies on with an error status."""
+
+
+class WriteError(KubeError):
     """The API server refused a write the benchmark relies on."""
 
 
@@ -100,6 +110,60 @@ class Kube:
             if answer.status >= 300 and answer.status != 409:
                 raise WriteError(f"{method} {path}: HTTP {answer.status}: {text[:300]!r}")
             return answer.status
+
+    async def _open(
+        self, path: str, query: list[tuple[str, str]], read_timeout: float
+    ) -> aiohttp.ClientResponse:
+        """GET `path`; the answer's body is left unread. Raises `KubeError` on an error status."""
+        if self._client is None:
+            raise RuntimeError("use Kube as an async context manager")
+        answer: aiohttp.ClientResponse = await self._client.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(
+                sock_connect=READ_TIMEOUT, sock_read=read_timeout
+            ),
+        )
+        if answer.status >= 300:
+            async with answer:
+                text = await answer.read()
+            raise KubeError(f"GET {path}: HTTP {answer.status}: {text[:300]!r}")
+        return answer
+
+    async def list_releases(self, namespace: str) -> dict[str, Any]:
+        """`namespace`'s HelmReleases in one unpaginated LIST (`items`, `metadata`).
+
+        Raises `KubeError`, `aiohttp.ClientError` or `TimeoutError`.
+        """
+        path = RELEASES.format(ns=quote(namespace, safe=""))
+        async with await self._open(path, [], READ_TIMEOUT) as answer:
+            listing: dict[str, Any] = json.loads(await answer.read())
+        return listing
+
+    async def watch_releases(
+        self, namespace: str, resource_version: str, timeout_seconds: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events (`type`, `object`) on `namespace`'s HelmReleases after `resource_version`.
+
+        The server ends the watch after `timeout_seconds`; each read waits
+        at most that plus 5 seconds. Raises `KubeError`, `aiohttp.ClientError`
+        or `TimeoutError`.
+        """
+        path = RELEASES.format(ns=quote(namespace, safe=""))
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        async with await self._open(path, query, timeout_seconds + 5) as answer:
+            async for line in answer.content:
+                if line.strip():
+                    event: dict[str, Any] = json.loads(line)
+                    yield event
 
     async def create_namespace(self, name: str) -> None:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
