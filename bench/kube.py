@@ -62,13 +62,16 @@ class Write:
 class Kube:
     """Writes to one API server as one bearer token; use as an async context manager."""
 
-    def __init__(self, url: str, token: str, ca_file: Path, *, connections: int = 32) -> None:
+    def __init__(
+        self, url: str, token: str, ca_file: Path | None, *, connections: int = 32
+    ) -> None:
+        """`ca_file` is the API server's CA bundle (None: the system's)."""
         configuration = Configuration(
             host=url.rstrip("/"),
             api_key={"BearerToken": token},
             api_key_prefix={"BearerToken": "Bearer"},
         )
-        configuration.ssl_ca_cert = str(ca_file)
+        configuration.ssl_ca_cert = None if ca_file is None else str(ca_file)
         configuration.connection_pool_maxsize = connections
         self._configuration = configuration
         self._client: ApiClient | None = None
