@@ -5,9 +5,11 @@ This is what the adapter is measured against, and it exists only in
 careful engineer would write it in an afternoon: LIST, then WATCH from the
 list's version; for every object (listed or changed) one `upsert-nodes`
 with its node and one `upsert-rels` with its edges, one request in flight,
-on a kept-alive connection. It maps with the adapter's own `mapper`, so the
-bytes per node are the same on both sides and only the policy differs: no
-debounce, no deduplication, no batching, no region roll-up.
+on a kept-alive connection. It maps with the adapter's own `mapper` and
+reads the API server with the adapter's own library (kubernetes-asyncio,
+through `bench.kube`), so the bytes per node and the client's cost are the
+same on both sides and only the policy differs: no debounce, no
+deduplication, no batching, no region roll-up.
 
 It prints JSON lines on stdout: `listed` and `synced` once, then one
 `acked` per watch event with when the event was read and when its node's
@@ -22,16 +24,18 @@ Run: `python -m bench.baseline --api URL --ca FILE --namespace NS
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
-from localcluster import HELMRELEASE, KubeClient
+from bench.kube import Kube
 from mapper import Batch, batches, map_release, parse_release
 from mapper.objects import Unmappable
 
@@ -68,7 +72,7 @@ class Poster:
 
 
 class Baseline:
-    def __init__(self, kube: KubeClient, poster: Poster, namespace: str, region: str, flow_id: str):
+    def __init__(self, kube: Kube, poster: Poster, namespace: str, region: str, flow_id: str):
         self._kube = kube
         self._poster = poster
         self._namespace = namespace
@@ -86,16 +90,21 @@ class Baseline:
         for batch in batches("upsert-rels", mapped.relationships):
             self._poster.post(batch)
 
-    def run(self, out: TextIO) -> None:
-        listing = self._kube.list(HELMRELEASE, self._namespace)
+    async def run(self, out: TextIO) -> None:
+        """List, then watch for ever, forwarding each object as it comes.
+
+        Posting blocks the event loop on purpose: one request in flight, and
+        nothing else to do meanwhile; the watch waits in its socket.
+        """
+        listing = await self._kube.list_releases(self._namespace)
         say(out, "listed", objects=len(listing["items"]))
         for item in listing["items"]:
             self.forward(item)
         say(out, "synced")
         version = listing["metadata"]["resourceVersion"]
         while True:
-            for event in self._kube.watch(
-                HELMRELEASE, self._namespace, resource_version=version, timeout_seconds=300
+            async for event in self._kube.watch_releases(
+                self._namespace, version, timeout_seconds=300
             ):
                 received = time.monotonic()
                 obj = event.get("object", {})
@@ -121,15 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flow-id", required=True)
     parser.add_argument("--region", required=True)
     args = parser.parse_args(argv)
-    kube = KubeClient(args.api, os.environ["BENCH_KUBE_TOKEN"], args.ca, timeout=120)
-    baseline = Baseline(
-        kube, Poster(args.flow_server, args.flow_id), args.namespace, args.region, args.flow_id
-    )
     try:
-        baseline.run(sys.stdout)
+        asyncio.run(_run(args))
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+async def _run(args: argparse.Namespace) -> None:
+    kube = Kube(args.api, os.environ["BENCH_KUBE_TOKEN"], Path(args.ca), connections=1)
+    async with kube:
+        baseline = Baseline(
+            kube, Poster(args.flow_server, args.flow_id), args.namespace, args.region, args.flow_id
+        )
+        await baseline.run(sys.stdout)
 
 
 if __name__ == "__main__":

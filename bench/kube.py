@@ -1,18 +1,21 @@
-"""The load generator's side of the API server: many writes, kept-alive connections, paced.
+"""The benchmark's API server access on kubernetes-asyncio: paced writes, the baseline's reads.
 
-`localcluster.KubeClient` opens a TLS connection per request, which at 200
-writes a second would spend the CPU the adapter is being measured on; this
-client keeps a pool of connections open instead. Each write's send and
-completion times are kept, since latency is measured from the write.
+`localcluster.KubeClient` is synchronous, which at 200 writes a second would
+need as many threads; this client sends through the library's `ApiClient`
+instead, over a pool of `connections` kept-alive connections. Bodies stay raw
+JSON (`_preload_content=False`), so the library returns an error status
+rather than raising it: each call checks it. Each write's send and
+completion times are kept, since latency is measured from the write. The
+baseline poster (`bench/baseline.py`) lists and watches through it, so it
+reads the API server with the adapter's own library, loaded the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,11 +25,26 @@ from urllib.parse import quote
 import aiohttp
 
 from bench.workload import Change
+from flux_adapter.kube_import import install
+
+install()  # the library without its ~1,260 generated modules
+
+from kubernetes_asyncio.client import ApiClient, Configuration  # noqa: E402
 
 RELEASES = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/{ns}/helmreleases"
 
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
+"""The limit on one write, answer included (60 s)."""
 
-class WriteError(RuntimeError):
+READ_TIMEOUT = 120.0
+"""Seconds to connect, and for each read of a LIST's or a watch's answer."""
+
+
+class KubeError(RuntimeError):
+    """The API server answered a request the benchmark relies on with an error status."""
+
+
+class WriteError(KubeError):
     """The API server refused a write the benchmark relies on."""
 
 
@@ -42,20 +60,25 @@ class Write:
 
 
 class Kube:
-    def __init__(self, url: str, token: str, ca_file: Path, *, connections: int = 32) -> None:
-        self._url = url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        self._ssl = ssl.create_default_context(cafile=str(ca_file))
-        self._connections = connections
-        self._session: aiohttp.ClientSession | None = None
+    """Writes to one API server as one bearer token; use as an async context manager."""
+
+    def __init__(
+        self, url: str, token: str, ca_file: Path | None, *, connections: int = 32
+    ) -> None:
+        """`ca_file` is the API server's CA bundle (None: the system's)."""
+        configuration = Configuration(
+            host=url.rstrip("/"),
+            api_key={"BearerToken": token},
+            api_key_prefix={"BearerToken": "Bearer"},
+        )
+        configuration.ssl_ca_cert = None if ca_file is None else str(ca_file)
+        configuration.connection_pool_maxsize = connections
+        self._configuration = configuration
+        self._client: ApiClient | None = None
 
     async def __aenter__(self) -> Self:
-        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=self._connections)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            timeout=aiohttp.ClientTimeout(total=60),
-        )
+        # The library opens its aiohttp session here, inside the running loop.
+        self._client = ApiClient(self._configuration)
         return self
 
     async def __aexit__(
@@ -64,23 +87,86 @@ class Kube:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def _send(self, method: str, path: str, body: Any, content_type: str) -> int:
-        if self._session is None:
+        """Send one write and return its status; 409 (already there) counts as done.
+
+        Raises `WriteError` for any other status from 300 up, and what aiohttp
+        raises (`aiohttp.ClientError`, `TimeoutError`) when there is no answer.
+        """
+        if self._client is None:
             raise RuntimeError("use Kube as an async context manager")
-        async with self._session.request(
+        answer: aiohttp.ClientResponse = await self._client.call_api(
+            path,
             method,
-            self._url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": content_type},
-        ) as answer:
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        async with answer:
             text = await answer.read()
             if answer.status >= 300 and answer.status != 409:
                 raise WriteError(f"{method} {path}: HTTP {answer.status}: {text[:300]!r}")
             return answer.status
+
+    async def _open(
+        self, path: str, query: list[tuple[str, str]], read_timeout: float
+    ) -> aiohttp.ClientResponse:
+        """GET `path`; the answer's body is left unread. Raises `KubeError` on an error status."""
+        if self._client is None:
+            raise RuntimeError("use Kube as an async context manager")
+        answer: aiohttp.ClientResponse = await self._client.call_api(
+            path,
+            "GET",
+            query_params=query,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(
+                sock_connect=READ_TIMEOUT, sock_read=read_timeout
+            ),
+        )
+        if answer.status >= 300:
+            async with answer:
+                text = await answer.read()
+            raise KubeError(f"GET {path}: HTTP {answer.status}: {text[:300]!r}")
+        return answer
+
+    async def list_releases(self, namespace: str) -> dict[str, Any]:
+        """`namespace`'s HelmReleases in one unpaginated LIST (`items`, `metadata`).
+
+        Raises `KubeError`, `aiohttp.ClientError` or `TimeoutError`.
+        """
+        path = RELEASES.format(ns=quote(namespace, safe=""))
+        async with await self._open(path, [], READ_TIMEOUT) as answer:
+            listing: dict[str, Any] = json.loads(await answer.read())
+        return listing
+
+    async def watch_releases(
+        self, namespace: str, resource_version: str, timeout_seconds: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events (`type`, `object`) on `namespace`'s HelmReleases after `resource_version`.
+
+        The server ends the watch after `timeout_seconds`; each read waits
+        at most that plus 5 seconds. Raises `KubeError`, `aiohttp.ClientError`
+        or `TimeoutError`.
+        """
+        path = RELEASES.format(ns=quote(namespace, safe=""))
+        query = [
+            ("watch", "1"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        async with await self._open(path, query, timeout_seconds + 5) as answer:
+            async for line in answer.content:
+                if line.strip():
+                    event: dict[str, Any] = json.loads(line)
+                    yield event
 
     async def create_namespace(self, name: str) -> None:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}

@@ -1,6 +1,7 @@
 """Dev tooling: a real kube-apiserver + etcd on loopback for e2e tests and demos.
 
-Not part of the flux-adapter distribution. Standard library only.
+Not part of the flux-adapter distribution. Needs the `kubernetes` package (the
+`test` and `demo` extras) for `KubeClient`; the rest is standard library.
 """
 
 from localcluster.apiserver import ClusterError, LocalCluster, ensure_apiserver_binary

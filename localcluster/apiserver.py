@@ -18,18 +18,18 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
+
+from localcluster.client import ApiConnectionError, ApiError, KubeClient
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT: Final = REPO_ROOT / "scripts" / "build-kube-apiserver"
@@ -331,10 +331,6 @@ class LocalCluster:
     def pids(self) -> list[int]:
         return [p.pid for p in (self._etcd, self._apiserver) if p is not None]
 
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client TLS context that trusts this apiserver's certificate."""
-        return ssl.create_default_context(cafile=str(self.ca_file))
-
     def write_kubeconfig(
         self,
         path: str | os.PathLike[str],
@@ -486,8 +482,8 @@ class LocalCluster:
 
     def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + self._ready_timeout
-        url = f"{self.url}/readyz"
         last = "no answer yet"
+        client: KubeClient | None = None
         while True:
             if proc.poll() is not None:
                 raise ClusterError(
@@ -495,18 +491,14 @@ class LocalCluster:
                     f"{_log_tail(self.logs['apiserver'])}"
                 )
             if self.ca_file.exists():
-                req = urllib.request.Request(
-                    url, headers={"Authorization": f"Bearer {self.admin_token}"}
-                )
+                if client is None:
+                    client = KubeClient(self.url, self.admin_token, self.ca_file, timeout=2.0)
                 try:
-                    with urllib.request.urlopen(
-                        req, timeout=2.0, context=self.ssl_context()
-                    ) as resp:
-                        if resp.status == 200:
-                            return
-                except urllib.error.HTTPError as exc:
-                    last = f"HTTP {exc.code}"
-                except (OSError, ssl.SSLError) as exc:
+                    client.readyz()
+                    return
+                except ApiError as exc:
+                    last = f"HTTP {exc.status}"
+                except ApiConnectionError as exc:
                     last = str(exc)
             if time.monotonic() > deadline:
                 raise ClusterError(

@@ -1,24 +1,28 @@
-"""A tiny stdlib-only Kubernetes client for tests and the demo.
+"""The tests' and the demo's Kubernetes client: a thin layer over the official `kubernetes` package.
 
-It speaks JSON over HTTPS with a bearer token (``urllib`` + ``ssl``), knows the
-handful of kinds the tests touch, and raises ``ApiError`` (HTTP status and
-body) or ``ApiConnectionError`` instead of returning error objects. Every call
-has a timeout.
+The official synchronous client (kubernetes-asyncio's twin, pinned in
+pyproject's `test` and `demo` extras) builds the TLS context, adds the bearer
+token, pools connections and carries each request through
+`ApiClient.call_api`; this module only names paths, keeps bodies raw JSON
+(`_preload_content=False`, never the generated models), passes a timeout on
+every call, and turns the library's failures into `ApiError` (an HTTP error
+status, with its body) or `ApiConnectionError` (no answer, or none in time).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
-from http.client import HTTPException, HTTPResponse
+from http.client import HTTPException
 from typing import TYPE_CHECKING, Any, Final
+
+import urllib3
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
 
 from localcluster.crds import CRDS
 
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     from localcluster.apiserver import LocalCluster
 
 JsonObj = dict[str, Any]
+
+_TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, HTTPException, OSError)
+"""What urllib3 raises when the server cannot be reached, stalls, or cuts a body short."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ KINDS: Final[dict[str, ResourceType]] = {
 
 
 class ApiError(Exception):
-    """The apiserver answered with an HTTP error."""
+    """The apiserver answered with an HTTP error status; `body` is its text."""
 
     def __init__(self, method: str, path: str, status: int, body: str) -> None:
         self.method = method
@@ -106,7 +113,7 @@ class ApiError(Exception):
 
 
 class ApiConnectionError(Exception):
-    """The apiserver could not be reached (or did not answer in time)."""
+    """The apiserver could not be reached, or did not answer in time."""
 
 
 def _resource(kind: str | ResourceType) -> ResourceType:
@@ -119,7 +126,12 @@ def _resource(kind: str | ResourceType) -> ResourceType:
 
 
 class KubeClient:
-    """Minimal JSON client for one apiserver and one bearer token."""
+    """One apiserver and one bearer token (or none) over the library's `ApiClient`.
+
+    `timeout` is in seconds: the limit for connecting (TLS handshake
+    included) and for each read of an answer; `request` and `stream` take
+    their own. Every method raises `ApiError` or `ApiConnectionError`.
+    """
 
     def __init__(
         self,
@@ -132,7 +144,19 @@ class KubeClient:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        self._ssl = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
+        configuration = Configuration(host=self.url)
+        if token:
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        configuration.ssl_ca_cert = None if ca_file is None else os.fspath(ca_file)
+        # The library takes HTTP(S)_PROXY from the environment; the local
+        # cluster is on loopback, which client-go never sends through a proxy.
+        configuration.proxy = None
+        # urllib3 would otherwise retry each failure three times, hiding a
+        # refused connection or a stall behind three more timeouts.
+        configuration.retries = False
+        self._api = ApiClient(configuration)
+        self._api.user_agent = "localcluster"
 
     @classmethod
     def for_cluster(
@@ -142,7 +166,7 @@ class KubeClient:
 
     # -- raw -------------------------------------------------------------
 
-    def _open(
+    def _call(
         self,
         method: str,
         path: str,
@@ -151,30 +175,38 @@ class KubeClient:
         query: Mapping[str, str] | None = None,
         content_type: str = "application/json",
         timeout: float | None = None,
-    ) -> HTTPResponse:
-        url = self.url + path
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = content_type
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request; the answer's body is left unread for the caller.
+
+        Raises `ApiError` for a status outside 2xx (the library raises those
+        even with `_preload_content=False`), `ApiConnectionError` otherwise.
+        """
+        limit = self.timeout if timeout is None else timeout
         try:
-            resp: HTTPResponse = urllib.request.urlopen(
-                req,
-                timeout=self.timeout if timeout is None else timeout,
-                context=self._ssl,
+            response: urllib3.BaseHTTPResponse = self._api.call_api(
+                path,
+                method,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=(limit, limit),
             )
-        except urllib.error.HTTPError as exc:
-            with exc:
-                text = exc.read().decode(errors="replace")
-            raise ApiError(method, path, exc.code, text) from None
-        except (OSError, HTTPException) as exc:  # URLError is an OSError
-            raise ApiConnectionError(f"{method} {url}: {exc!r}") from exc
-        return resp
+        except ApiException as exc:
+            if not exc.status:  # a TLS failure: the library reports it as status 0
+                raise ApiConnectionError(f"{method} {self.url}{path}: {exc.reason}") from exc
+            raise ApiError(method, path, exc.status, _text(exc.body)) from None
+        except AttributeError as exc:
+            # The library decodes every ApiException's body, and a status-0
+            # one (a TLS failure) has none.
+            cause = exc.__context__
+            if isinstance(cause, ApiException) and not cause.status:
+                raise ApiConnectionError(f"{method} {self.url}{path}: {cause.reason}") from cause
+            raise
+        except _TRANSPORT_ERRORS as exc:
+            raise ApiConnectionError(f"{method} {self.url}{path}: {exc!r}") from exc
+        return response
 
     def request(
         self,
@@ -186,23 +218,32 @@ class KubeClient:
         content_type: str = "application/json",
         timeout: float | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON answer (or None)."""
-        resp = self._open(
-            method,
-            path,
-            body,
-            query=query,
-            content_type=content_type,
-            timeout=timeout,
+        """Send one request; return the decoded JSON answer (or None when it is empty).
+
+        `timeout` (seconds) replaces the client's for this call.
+        """
+        response = self._call(
+            method, path, body, query=query, content_type=content_type, timeout=timeout
         )
         try:
-            with resp:
-                raw = resp.read()
-        except (OSError, HTTPException) as exc:
+            raw = response.read()
+        except _TRANSPORT_ERRORS as exc:
             raise ApiConnectionError(f"{method} {path}: {exc!r}") from exc
+        finally:
+            response.release_conn()
         if not raw:
             return None
         return json.loads(raw)
+
+    def readyz(self) -> str:
+        """The apiserver's `/readyz` answer as text (`ok` when ready)."""
+        response = self._call("GET", "/readyz")
+        try:
+            return response.read().decode(errors="replace")
+        except _TRANSPORT_ERRORS as exc:
+            raise ApiConnectionError(f"GET /readyz: {exc!r}") from exc
+        finally:
+            response.release_conn()
 
     def stream(
         self,
@@ -211,27 +252,31 @@ class KubeClient:
         *,
         timeout: float | None = None,
     ) -> Generator[JsonObj, None, None]:
-        """GET ``path`` and yield each newline-delimited JSON object.
+        """GET `path` and yield each newline-delimited JSON object.
 
-        ``timeout`` bounds each read; a read timing out raises
-        ``ApiConnectionError``. The stream ends when the server closes it;
-        note that ``http.client`` may also report a connection dropped
-        between two chunks as a plain end, so a caller that needs to know
-        should compare against the ``timeoutSeconds`` it asked for.
+        The request is sent at the first `next()`. `timeout` (seconds)
+        bounds each read; a read timing out, or the connection cut between
+        two events, raises `ApiConnectionError`, as does a stream that ends
+        mid-line. The stream ends when the server ends it.
         """
-        resp = self._open("GET", path, query=query, timeout=timeout)
-        with resp:
-            while True:
-                try:
-                    line = resp.readline()
-                except (OSError, HTTPException) as exc:  # incl. TimeoutError
-                    raise ApiConnectionError(f"GET {path}: {exc!r}") from exc
-                if not line:
-                    return
-                if not line.endswith(b"\n"):
-                    raise ApiConnectionError(f"GET {path}: stream cut mid-line")
-                if line.strip():
-                    yield json.loads(line)
+        response = self._call("GET", path, query=query, timeout=timeout)
+        pending = b""
+        try:
+            try:
+                # Chunked (as every watch is): one piece per chunk as it arrives.
+                for piece in response.stream(None):
+                    pending += piece
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
+            except _TRANSPORT_ERRORS as exc:  # incl. read timeouts
+                raise ApiConnectionError(f"GET {path}: {exc!r}") from exc
+            if pending.strip():
+                raise ApiConnectionError(f"GET {path}: stream cut mid-line")
+        finally:
+            response.close()
+            response.release_conn()
 
     def watch(
         self,
@@ -242,7 +287,11 @@ class KubeClient:
         timeout_seconds: int = 30,
         read_timeout: float | None = None,
     ) -> Generator[JsonObj, None, None]:
-        """Watch ``kind``: yields raw watch events (``type``, ``object``)."""
+        """Watch `kind`: yields raw watch events (`type`, `object`).
+
+        The server ends the watch after `timeout_seconds`; each read waits at
+        most `read_timeout` seconds (default: `timeout_seconds` + 5).
+        """
         query = {"watch": "1", "timeoutSeconds": str(timeout_seconds)}
         if resource_version is not None:
             query["resourceVersion"] = resource_version
@@ -491,3 +540,9 @@ def helmchart(
             "sourceRef": {"kind": "HelmRepository", "name": source},
         },
     }
+
+
+def _text(body: object) -> str:
+    if isinstance(body, bytes):
+        return body.decode(errors="replace")
+    return "" if body is None else str(body)

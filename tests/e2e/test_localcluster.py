@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -200,6 +201,21 @@ def test_bad_token_is_unauthorized(cluster: LocalCluster) -> None:
     with pytest.raises(ApiError) as err:
         client.list(HELMRELEASE)
     assert err.value.status == 401
+
+
+def test_untrusted_certificate_is_a_connection_error(cluster: LocalCluster, tmp_path: Path) -> None:
+    other_ca = tmp_path / "other-ca.crt"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=other", "-keyout", str(tmp_path / "key"), "-out", str(other_ca)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    client = KubeClient(cluster.url, cluster.admin_token, other_ca)
+    with pytest.raises(ApiConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        client.list(HELMRELEASE)
 
 
 def test_write_kubeconfig(cluster: LocalCluster, tmp_path: Path) -> None:
