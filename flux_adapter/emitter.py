@@ -344,7 +344,7 @@ class Emitter:
             if self._flush_bytes >= TRIM_AFTER_BYTES:
                 return_free_memory()
         if held:
-            # Something is waiting on `ready` or `may_post`, which do not wake
+            # Something is waiting on `ready` or the fence, which do not wake
             # us: look again after another window.
             self._open_window(time.monotonic())
 
