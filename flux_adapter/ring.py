@@ -162,7 +162,7 @@ class Ages(Generic[K]):
     def get(self, key: K) -> int | None:
         return self._seq.get(key)
 
-    def keys(self) -> list[K]:
+    def tracked(self) -> list[K]:
         return list(self._seq)
 
     def set(self, keys: Iterable[K], seq: int) -> None:
