@@ -104,6 +104,9 @@ class Adapter:
             post_timeout=s.post_timeout,
             resync_interval=s.resync_interval,
             shutdown_timeout=s.shutdown_timeout,
+            ring_capacity=s.flow_server_ring_capacity,
+            ring_refresh=s.ring_refresh,
+            follow_stream=s.flow_server_stream,
         )
         store = Store(self.graph, emitter, self.metrics)
         store_ref.append(store)
