@@ -848,6 +848,7 @@ class Emitter:
         backoff = ReconnectBackoff(
             initial=self._backoff_start, cap=max(self._backoff_start, self._backoff_cap)
         )
+        last_reason = ""
         while True:
             if not self._may_post():
                 await asyncio.sleep(FENCED_POLL)
@@ -865,6 +866,7 @@ class Emitter:
                         if not self._following:
                             self._set_following(True)
                             backoff.reset()
+                            last_reason = ""
                             log.info("stream_following", seq=heard.seq)
                         if heard.seq is not None and heard.event != "heartbeat":
                             if previous is None:
@@ -887,7 +889,10 @@ class Emitter:
             if reason == "fenced":
                 continue
             delay = backoff.failure()
-            log.info("stream_reopening", reason=reason, retry_in=round(delay, 3))
+            # The same failure again (a proxy without SSE) is not news.
+            report = log.info if reason != last_reason else log.debug
+            report("stream_reopening", reason=reason, retry_in=round(delay, 3))
+            last_reason = reason
             await asyncio.sleep(delay)
 
     def _heard(self, heard: Heard, at_least: int) -> None:
