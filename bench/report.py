@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import flux_adapter
-from bench.ring import RingRun
+from bench.ring import LABELS, RingRun
 from bench.scenarios import POSTERS, ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
 from localcluster import KubeClient, LocalCluster
 
@@ -285,19 +285,17 @@ RING_COLUMNS = (
 
 
 def ring_table(runs: Sequence[RingRun]) -> str:
-    """Previous and new behaviour side by side, with the load they shared."""
-    old, new = _variant(runs, "previous"), _variant(runs, "new")
+    """Every behaviour side by side, with the load they shared."""
     rows = [
-        [
-            "previous (RING_REFRESH=false)" if run.variant == "previous" else "new (defaults)",
-            *(format(c.value(run), c.fmt) for c in RING_COLUMNS),
-        ]
-        for run in (old, new)
+        [LABELS[run.variant], *(format(c.value(run), c.fmt) for c in RING_COLUMNS)]
+        for run in sorted(runs, key=lambda run: list(LABELS).index(run.variant))
     ]
+    new = _variant(runs, "new")
     load = (
         f"\nring {new.capacity:,}; {new.releases} releases, {new.changes} status changes; "
-        f"{new.foreign:,} other regions' envelopes in {new.seconds:.0f} s "
-        f"(flow sequence at the end: {new.flow_sequence:,} new, {old.flow_sequence:,} previous)"
+        f"{new.foreign:,} other regions' envelopes into each flow in {new.seconds:.0f} s; "
+        f"each flow's sequence at the end: "
+        + ", ".join(f"{run.flow_sequence:,} ({run.variant})" for run in runs)
     )
     return table(["behaviour", *(c.header for c in RING_COLUMNS)], rows) + load
 
