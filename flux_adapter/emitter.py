@@ -757,7 +757,9 @@ class Emitter:
         """
         ring = self._ring
         now = time.monotonic()
-        if ring is None or not ring.due(now, self._following):
+        # The flush in `stop()` carries what changed, within its deadline; the
+        # next leader counts every key as the oldest anyway.
+        if ring is None or self._stopped or not ring.due(now, self._following):
             return None
         plan = ring.plan(now, self._following)
         urgent = [key for key in plan.urgent if self._same(key)]
