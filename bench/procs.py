@@ -103,12 +103,21 @@ class Adapter(Child):
     """The real adapter process, `python -m flux_adapter`, as an operator would run it."""
 
     def __init__(
-        self, bench: Bench, *, flow_id: str, namespace: str, emit_interval: float, logs: Path
+        self,
+        bench: Bench,
+        *,
+        flow_id: str,
+        namespace: str,
+        emit_interval: float,
+        logs: Path,
+        flow_server: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
+        """`flow_server`: another stand-in than the recorder; `settings`: more variables."""
         (port,) = free_ports(1)
         self.health = f"http://127.0.0.1:{port}"
         env = _env(
-            FLOW_SERVER_URL=bench.recorder_url,
+            FLOW_SERVER_URL=flow_server or bench.recorder_url,
             FLOW_ID=flow_id,
             REGION_KEY=REGION,
             NAMESPACE_FILTER=namespace,
@@ -117,6 +126,7 @@ class Adapter(Child):
             LEADER_ELECTION="false",
             LOG_LEVEL="info",
             LOG_FORMAT="json",
+            **(settings or {}),
         )
         args = ["-m", "flux_adapter", "--kubeconfig", str(bench.kubeconfig)]
         super().__init__(f"adapter-{flow_id}", args, env, logs)

@@ -19,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import flux_adapter
+from bench.ring import LABELS, RingRun
 from bench.scenarios import POSTERS, ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
 from localcluster import KubeClient, LocalCluster
 
 RSS_LIMIT_MB = 120.0
 SYNC_POSTS = 20
 SYNC_SECONDS = 3.0
+RING_ENVELOPES = 1.5
+"""The new behaviour may send at most this many times the previous one's envelopes."""
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Results:
     churn: list[ChurnRun] = dataclasses.field(default_factory=list)
     noop: list[NoopRun] = dataclasses.field(default_factory=list)
     memory: list[MemoryRun] = dataclasses.field(default_factory=list)
+    ring: list[RingRun] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ def checks(results: Results, settings: Settings, quick: bool) -> list[Check]:
     if results.noop:
         posts = _first(results.noop, "adapter").posts
         found.append(_check("no-op churn: POSTs", "0", posts, "d", posts == 0))
+    if results.ring:
+        found += ring_checks(results.ring)
     if results.memory and not quick:
         size = max(settings.memory_sizes)
         rss = _first(results.memory, "adapter", size).rss_mb
@@ -236,6 +242,64 @@ def memory_table(runs: Sequence[MemoryRun]) -> str:
     return table(headers, _by_size(runs, MEMORY_COLUMNS))
 
 
+def _variant(runs: Sequence[RingRun], variant: str) -> RingRun:
+    return next(run for run in runs if run.variant == variant)
+
+
+def ring_checks(runs: Sequence[RingRun]) -> list[Check]:
+    """Issue 18's targets: no hole at all, at most 1.5x the envelopes, no more snapshot GETs."""
+    new, old = _variant(runs, "new"), _variant(runs, "previous")
+    ratio = new.envelopes / old.envelopes if old.envelopes else math.inf
+    return [
+        _check("ring: node-seconds missing", "0", new.node_seconds, ".1f", new.node_seconds == 0),
+        _check("ring: edge-seconds missing", "0", new.edge_seconds, ".1f", new.edge_seconds == 0),
+        _check(
+            "ring: envelopes, new / previous",
+            f"<= {RING_ENVELOPES:g}",
+            ratio,
+            ".2f",
+            ratio <= RING_ENVELOPES,
+        ),
+        _check(
+            "ring: snapshot GETs, new vs previous",
+            f"<= {old.snapshot_gets}",
+            new.snapshot_gets,
+            "d",
+            new.snapshot_gets <= old.snapshot_gets,
+        ),
+    ]
+
+
+RING_COLUMNS = (
+    Column("node-s missing", lambda r: r.node_seconds, ",.1f"),
+    Column("edge-s missing", lambda r: r.edge_seconds, ",.1f"),
+    Column("longest hole s", lambda r: r.longest_hole, ".1f"),
+    Column("holes", lambda r: r.holes, ","),
+    Column("envelopes", lambda r: r.envelopes, ","),
+    Column("MB posted", lambda r: r.bytes / 1e6, ".2f"),
+    Column("snapshot GETs", lambda r: r.snapshot_gets, ","),
+    Column("snapshot MB", lambda r: r.snapshot_bytes / 1e6, ".2f"),
+    Column("streams", lambda r: r.stream_connections, ","),
+    Column("stream MB", lambda r: r.stream_bytes / 1e6, ".2f"),
+)
+
+
+def ring_table(runs: Sequence[RingRun]) -> str:
+    """Every behaviour side by side, with the load they shared."""
+    rows = [
+        [LABELS[run.variant], *(format(c.value(run), c.fmt) for c in RING_COLUMNS)]
+        for run in sorted(runs, key=lambda run: list(LABELS).index(run.variant))
+    ]
+    new = _variant(runs, "new")
+    load = (
+        f"\nring {new.capacity:,}; {new.releases} releases, {new.changes} status changes; "
+        f"{new.foreign:,} other regions' envelopes into each flow in {new.seconds:.0f} s; "
+        f"each flow's sequence at the end: "
+        + ", ".join(f"{run.flow_sequence:,} ({run.variant})" for run in runs)
+    )
+    return table(["behaviour", *(c.header for c in RING_COLUMNS)], rows) + load
+
+
 def checks_table(found: Sequence[Check]) -> str:
     rows = [[c.name, c.target, c.measured, "met" if c.met else "MISSED"] for c in found]
     return table(["target", "wanted", "measured", ""], rows)
@@ -304,5 +368,6 @@ def to_json(
         "churn": [plain(run) for run in results.churn],
         "noop_churn": [plain(run) for run in results.noop],
         "memory": [plain(run) for run in results.memory],
+        "ring": [plain(run) for run in results.ring],
         "checks": [dataclasses.asdict(check) for check in found],
     }

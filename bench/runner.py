@@ -25,12 +25,14 @@ from bench.report import (
     machine_table,
     memory_table,
     noop_table,
+    ring_table,
     sync_table,
     to_json,
 )
+from bench.ring import ring_runs
 from bench.scenarios import POSTERS, Harness, Settings
 
-SCENARIOS = ("initial-sync", "churn", "noop-churn", "memory", "all")
+SCENARIOS = ("initial-sync", "churn", "noop-churn", "memory", "ring", "all")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -49,7 +51,8 @@ def _say(text: str) -> None:
 def _wanted(scenario: str, quick: bool) -> tuple[str, ...]:
     if scenario != "all":
         return (scenario,)
-    # Memory is left out of the CI run: it asserts nothing there.
+    # Memory is left out of the CI run: it asserts nothing there; the ring
+    # has a CI run of its own.
     return SCENARIOS[:3] if quick else SCENARIOS[:-1]
 
 
@@ -84,6 +87,9 @@ async def run(scenario: str, settings: Settings, quick: bool, out: Path = RESULT
                 for poster in POSTERS:
                     results.memory.append(await harness.memory(poster, size))
             _say("\n## memory\n" + memory_table(results.memory))
+        if "ring" in wanted:
+            results.ring += await ring_runs(bench, settings.ring, settings.emit_interval, logs)
+            _say("\n## ring\n" + ring_table(results.ring))
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     found = checks(results, settings, quick)
     _say("\n## targets\n" + checks_table(found))

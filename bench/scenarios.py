@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from bench.cluster import Bench
 from bench.kube import Write
 from bench.procs import Adapter, Baseline, Child, Usage, usage
+from bench.ring import QUICK_RING, RingLoad
 from bench.stats import (
     Spread,
     counter_delta,
@@ -46,6 +47,7 @@ class Settings:
     memory_sizes: tuple[int, ...] = (0, 2000, 10000)
     emit_interval: float = 0.2
     sync_deadline: float = 600.0
+    ring: RingLoad = field(default_factory=RingLoad)
 
 
 QUICK = Settings(
@@ -54,6 +56,7 @@ QUICK = Settings(
     noop_seconds=3.0,
     memory_sizes=(2000,),
     sync_deadline=120.0,
+    ring=QUICK_RING,
 )
 
 

@@ -28,6 +28,9 @@ EXIT_CONFIG = 2
 INT32_MAX = 2**31 - 1
 """The Lease's `spec.leaseDurationSeconds` is an int32 (coordination.k8s.io/v1)."""
 
+MIN_RING_CAPACITY = 16
+"""The smallest flow-server ring the adapter agrees to keep ahead of, in envelopes."""
+
 
 def _seconds(value: object) -> object:
     if isinstance(value, str):
@@ -54,6 +57,24 @@ def _fits_a_lease(value: float) -> float:
         )
     return value
 
+
+def _whole(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise ValueError(f"must be a whole number of envelopes, got {value!r}")
+        return int(text)
+    return value
+
+
+def _ring_sized(value: int) -> int:
+    if value < MIN_RING_CAPACITY:
+        raise ValueError(f"must be at least {MIN_RING_CAPACITY} envelopes, got {value}")
+    return value
+
+
+RingCapacity = Annotated[int, BeforeValidator(_whole), AfterValidator(_ring_sized)]
+"""The flow server's ring, in envelopes: a whole number, at least `MIN_RING_CAPACITY`."""
 
 PositiveSeconds = Annotated[float, BeforeValidator(_seconds), AfterValidator(_finite_positive)]
 """A duration in seconds: a Go duration string or a plain number, finite and > 0."""
@@ -98,6 +119,9 @@ class Settings(BaseSettings):
     post_timeout: PositiveSeconds = 10.0
     health_listen_addr: str = ":8081"
     resync_interval: PositiveSeconds = 60.0
+    flow_server_ring_capacity: RingCapacity = 4096
+    ring_refresh: bool = True
+    flow_server_stream: bool = True
     watch_inactivity_timeout: PositiveSeconds = 90.0
     shutdown_timeout: PositiveSeconds = 5.0
     lease_duration: LeaseSeconds = 15.0

@@ -3,7 +3,9 @@
 It answers snapshot checks with what it has printed so far, as if stdout were
 a flow server that never forgets: the first check finds nothing, so the
 whole graph is printed once, and later periodic checks find it all there,
-so only real changes are printed after that.
+so only real changes are printed after that. Stdout has no ring and no
+sequence numbers: `post` answers none, so the emitter never re-upserts for
+the ring here.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ class DryRunSink:
         self._printed = GraphState()
         self._wrote = False
 
-    async def post(self, batch: Batch) -> None:
+    async def post(self, batch: Batch) -> int | None:
         self._stream.write(batch.body.decode("utf-8") + "\n")
         self._stream.flush()
         self._printed.fold(batch.envelope)
         self._wrote = True
+        return None
 
     async def snapshot(self) -> Snapshot | None:
         if not self._wrote:

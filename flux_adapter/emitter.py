@@ -12,10 +12,22 @@ desired graph. Everything the issue asks of it falls out of that one rule:
 - Deduplication: a key that changed and changed back diffs to nothing.
 - Retries: a failed POST leaves *acknowledged* behind, so the next attempt
   diffs again and sends the then-current values, never an outdated one.
-- Lost server state (restart, ring eviction, a deleted flow): a periodic
-  snapshot check, and one after every outage, replaces *acknowledged* with
-  what the server really holds of this region, so the next diff re-sends
-  exactly what was lost and deletes what should not be there.
+- The ring (`docs/contract.md`, "Sequence numbers and the ring"): every
+  acknowledged envelope's sequence number is kept per key, and the flow's
+  newest number is learned from POST answers and from the event stream
+  ("The event stream"), followed in a task of its own while this copy may
+  post. When a key's room before eviction falls to the margin
+  (`flux_adapter/ring.py`), its value is upserted again, with every key
+  falling due soon, in as few envelopes as the size limit allows. A number
+  lower than one the server had already passed means it lost the flow
+  (a restart, a deleted flow): *acknowledged* is emptied and everything is
+  sent again at once.
+- Lost server state the numbers cannot tell (a flow deleted with no one
+  posting, a ring capacity set differently): a periodic snapshot check,
+  and one after every outage, replaces *acknowledged* with what the server
+  really holds of this region, so the next diff re-sends exactly what was
+  lost and deletes what should not be there. Keys it finds under numbers
+  this copy does not know count as the oldest.
 
 Delivery and loss detection are independent: the snapshot check runs in a
 task of its own, retried on its own backoff when it fails, so a failing or
@@ -41,7 +53,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
@@ -50,10 +62,20 @@ from flux_adapter.backoff import BackoffWait
 from flux_adapter.heap import return_free_memory
 from flux_adapter.metrics import Metrics
 from flux_adapter.reconnect_backoff import ReconnectBackoff
-from flux_adapter.rejections import Key, Rejections, sent_values
-from flux_adapter.sink import RejectedError, Sink, Snapshot, TooLargeError, TransientError
+from flux_adapter.rejections import Key, Rejections, Value, sent_values
+from flux_adapter.ring import Ring
+from flux_adapter.sink import (
+    Follows,
+    Heard,
+    RejectedError,
+    Sink,
+    SinkError,
+    Snapshot,
+    TooLargeError,
+    TransientError,
+)
 from flux_adapter.snapshot import own_view
-from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, diff, split
+from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, Resend, diff, split
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +96,12 @@ BACKOFF_START = 0.2
 BACKOFF_CAP = 30.0
 TRIM_AFTER_BYTES = 1 << 20
 """After a flush that sent this much (a full sync), freed buffers are handed back."""
+RING_CAPACITY = 4096
+"""The flow server's default `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
+STREAM_SILENCE = 45.0
+"""Seconds without a stream event (heartbeats come every 15 s) before it is reopened."""
+FENCED_POLL = 1.0
+"""Seconds between looks at the fence while it keeps this copy from following the stream."""
 
 
 MIN_REQUEST_SECONDS = 1.0
@@ -86,6 +114,10 @@ def _unfenced() -> float:
 
 def _each(keys: Keys) -> list[Key]:
     return [*keys.nodes, *keys.rels]
+
+
+def _holds(state: GraphState, key: Key) -> bool:
+    return key in state.nodes if isinstance(key, str) else key in state.rels
 
 
 def _shown(key: Key) -> str:
@@ -108,6 +140,9 @@ class Emitter:
         backoff_start: float = BACKOFF_START,
         backoff_cap: float = BACKOFF_CAP,
         max_bytes: int = MAX_ENVELOPE_BYTES,
+        ring_capacity: int = RING_CAPACITY,
+        ring_refresh: bool = True,
+        follow_stream: bool = True,
     ) -> None:
         """Wire the emitter; nothing is sent before `run()` or `stop()`.
 
@@ -130,6 +165,13 @@ class Emitter:
           the full-jitter retry ceiling's first and largest value (s).
         - `max_bytes`: the envelope size limit (the server's 1 MiB). A proxy
           that refuses less is learned from its 413s; this is the most ever sent.
+        - `ring_capacity`: the server's ring, in envelopes (`docs/contract.md`,
+          "Sequence numbers and the ring"); it must match the server's.
+          `ring_refresh`: keep this region's keys ahead of the ring and
+          re-send at once when the numbers show a lost flow; false leaves
+          both to the snapshot check alone (the previous behaviour).
+          `follow_stream`: learn the flow's numbers from its event stream
+          too ("The event stream"), when the sink can follow it.
         """
         for name, value in (
             ("emit_interval", emit_interval),
@@ -151,12 +193,23 @@ class Emitter:
         self._resync_interval = resync_interval
         self._shutdown_timeout = shutdown_timeout
         self._backoff = BackoffWait(backoff_start, backoff_cap)
+        self._backoff_start = backoff_start
+        self._backoff_cap = backoff_cap
         self._check_backoff = ReconnectBackoff(
             initial=backoff_start, cap=max(backoff_start, min(backoff_cap, resync_interval))
         )
         self._max_bytes = max_bytes
         self._limit = max_bytes
         self._metrics.envelope_limit.set(max_bytes)
+        self._ring: Ring[Key] | None = Ring(ring_capacity) if ring_refresh else None
+        self._follows = self._ring is not None and follow_stream and isinstance(sink, Follows)
+        self._following = False
+        self._stream_task: asyncio.Task[None] | None = None
+        self._refresh_not_before = 0.0
+        self._refresh_planned = False
+        # The count the snapshot check started in, and the newest number then.
+        self._check_epoch = 0
+        self._check_mark = 0
 
         self._acked = GraphState()
         # Values the server called invalid (400), and items too large for the
@@ -189,6 +242,11 @@ class Emitter:
         return self._acked
 
     @property
+    def flow_sequence(self) -> int:
+        """The flow's newest sequence number this copy knows (0: none yet, or not tracked)."""
+        return self._ring.numbers.latest if self._ring is not None else 0
+
+    @property
     def caught_up(self) -> bool:
         """Nothing is waiting to be sent: no dirty key, no check, no flush in flight."""
         return not (
@@ -217,7 +275,13 @@ class Emitter:
         self._metrics.pending_keys.set(self._pending())
 
     def request_resync(self) -> None:
-        """Check the server's snapshot and send a full diff now (e.g. on gaining leadership)."""
+        """Check the server's snapshot and send a full diff now (e.g. on gaining leadership).
+
+        Sequence numbers known so far are forgotten: another copy may have
+        posted meanwhile, so every key counts as the oldest until re-upserted.
+        """
+        if self._ring is not None:
+            self._ring.forget()
         self._schedule_check()
         self._wake.set()
 
@@ -234,6 +298,8 @@ class Emitter:
             resync_interval=self._resync_interval,
         )
         next_check = time.monotonic() + self._resync_interval
+        if self._follows:
+            self._stream_task = asyncio.create_task(self._follow(), name="flow-stream")
         try:
             self._start_check_if_due()
             await self._flush()
@@ -243,10 +309,16 @@ class Emitter:
                     next_check = now + self._resync_interval
                     self._schedule_check()
                 self._start_check_if_due()
-                if self._flush_now or (self._window is not None and now >= self._window):
+                self._reap_stream()
+                refresh_at = self._refresh_at(now)
+                if (
+                    self._flush_now
+                    or (self._window is not None and now >= self._window)
+                    or now >= refresh_at
+                ):
                     await self._flush()
                     continue
-                wake_at = min(next_check, self._window or math.inf, self._check_due())
+                wake_at = min(next_check, self._window or math.inf, self._check_due(), refresh_at)
                 self._wake.clear()
                 # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
                 with contextlib.suppress(TimeoutError):
@@ -254,10 +326,12 @@ class Emitter:
                         await self._wake.wait()
         finally:
             self._task = None
-            if self._check_task is not None:
-                self._check_task.cancel()
-                await asyncio.wait({self._check_task})
-                self._check_task = None
+            for task in (self._check_task, self._stream_task):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.wait({task})
+            self._check_task = self._stream_task = None
+            self._set_following(False)
 
     async def stop(self) -> None:
         """Flush what is pending within `shutdown_timeout`, then close the sink.
@@ -326,6 +400,7 @@ class Emitter:
         self._flush_now = False
         self._flushing = True
         self._flush_bytes = 0
+        self._refresh_planned = False
         held = False
         try:
             async for attempt in AsyncRetrying(
@@ -343,10 +418,19 @@ class Emitter:
             self._metrics.nodes_held.set(len(self._desired.nodes))
             if self._flush_bytes >= TRIM_AFTER_BYTES:
                 return_free_memory()
+        now = time.monotonic()
         if held:
             # Something is waiting on `ready` or the fence, which do not wake
             # us: look again after another window.
-            self._open_window(time.monotonic())
+            self._open_window(now)
+        if (
+            (held or self._refresh_planned)
+            and self._ring is not None
+            and self._ring.due(now, self._following)
+        ):
+            # A refresh that could not go (fenced, not ready, nothing it may
+            # send) is tried again a window later, not in a loop.
+            self._refresh_not_before = now + self._emit_interval
 
     def _before_retry(self, state: RetryCallState) -> None:
         self._metrics.post_retries.inc()
@@ -372,6 +456,9 @@ class Emitter:
             await asyncio.wait({self._check_task})
         ready = self._ready()
         full = ready and self._full_needed
+        epoch = self._ring.numbers.epoch if self._ring is not None else 0
+        refresh = self._refresh_plan() if ready else None
+        self._refresh_planned = refresh is not None
         only: Keys | None
         if ready:
             taken = self._take(self._dirty)
@@ -391,6 +478,7 @@ class Emitter:
                 only=only,
                 region=self._region,
                 max_bytes=self._limit,
+                resend=refresh,
             )
             complete = await self._send(batches)
         except BaseException:
@@ -400,8 +488,11 @@ class Emitter:
             self._give_back(taken)
             return True
         self._inflight.clear()
-        if full:
+        lost = self._ring is not None and self._ring.numbers.epoch != epoch
+        if full and not lost:
             self._full_needed = False
+        if refresh is not None and self._ring is not None and not lost:
+            self._refreshed(refresh)
         if batches:
             log.debug("flushed", envelopes=len(batches), keys=len(taken), full=full)
         return not ready
@@ -460,9 +551,11 @@ class Emitter:
 
     async def _post(self, batch: Batch) -> bool:
         started = time.monotonic()
+        ring = self._ring
+        epoch, mark = (ring.numbers.epoch, ring.numbers.latest) if ring is not None else (0, 0)
         try:
             async with self._deadline("post"):
-                await self._sink.post(batch)
+                seq = await self._sink.post(batch)
         except TransientError:
             self._metrics.envelopes.labels(type=batch.type, outcome="failed").inc()
             # An outage may have cost the server its memory: look before resending.
@@ -479,12 +572,31 @@ class Emitter:
             return False
         finally:
             self._metrics.post_latency.observe(time.monotonic() - started)
-        self._acked.fold(batch.envelope)
         self._flush_bytes += len(batch.body)
         self._metrics.envelopes.labels(type=batch.type, outcome="acked").inc()
         self._metrics.last_post_success.set(time.time())
+        values = sent_values(batch.envelope)
+        if ring is not None:
+            if ring.numbers.epoch != epoch:
+                # The server lost the flow while this was in flight: on which
+                # side of the loss it landed is unknown, so it is not counted
+                # as held. The full re-send that follows carries it again.
+                log.info("post_answered_across_a_loss", seq=seq, envelope_type=batch.type)
+                return True
+            if seq is not None and ring.numbers.heard(seq, mark + 1, time.monotonic()):
+                self._lost("post", seq, mark)
+            self._count_refreshed(values)
+        self._acked.fold(batch.envelope)
+        if ring is not None:
+            ring.acknowledged(
+                [key for key, value in values.items() if value is not None],
+                [key for key, value in values.items() if value is None],
+                seq,
+                mark,
+            )
+            self._show_ring()
         acked_at = time.monotonic()
-        for key in sent_values(batch.envelope):
+        for key in values:
             arrived = self._inflight.pop(key, None)
             if arrived is not None:
                 self._metrics.change_latency.observe(acked_at - arrived)
@@ -527,6 +639,9 @@ class Emitter:
 
     async def _check(self) -> None:
         """One snapshot check; on success *acknowledged* becomes what the server holds."""
+        if self._ring is not None:
+            self._check_epoch = self._ring.numbers.epoch
+            self._check_mark = self._ring.numbers.latest
         try:
             async with self._deadline("snapshot"):
                 snapshot = await self._sink.snapshot()
@@ -554,6 +669,14 @@ class Emitter:
         self._checked(snapshot)
 
     def _checked(self, snapshot: Snapshot | None) -> None:
+        if self._ring is not None and self._ring.numbers.epoch != self._check_epoch:
+            # The server lost the flow while we looked: the snapshot may be
+            # from before, and *acknowledged* was emptied already.
+            self._check_wanted = False
+            self._verified = True
+            self._check_backoff.reset()
+            log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
+            return
         view = own_view(snapshot, self._region)
         lost_nodes = sum(1 for k, v in self._acked.nodes.items() if view.nodes.get(k) != v)
         lost_rels = sum(1 for k, v in self._acked.rels.items() if view.rels.get(k) != v)
@@ -563,6 +686,8 @@ class Emitter:
             outcome = "in_sync"
         else:
             outcome = "differed"
+        if self._ring is not None:
+            self._number_view(view)
         self._acked = view
         self._check_wanted = False
         self._verified = True
@@ -588,3 +713,231 @@ class Emitter:
             lost_nodes=lost_nodes,
             lost_rels=lost_rels,
         )
+
+    def _number_view(self, view: GraphState) -> None:
+        """Carry known numbers over to the checked view; what it adds counts as the oldest.
+
+        A key the server holds with the value this copy acknowledged keeps
+        the number of the envelope that sent it (a later envelope can only
+        have numbered it higher). Any other key it holds came from an
+        envelope not known here: it counts as the oldest still held
+        (`docs/contract.md`, "Sequence numbers and the ring").
+        """
+        ring = self._ring
+        if ring is None:
+            return
+        previous = self._acked
+        unknown: list[Key] = [
+            key
+            for key, node in view.nodes.items()
+            if key not in ring.ages or previous.nodes.get(key) != node
+        ]
+        unknown += [
+            key
+            for key, rel in view.rels.items()
+            if key not in ring.ages or previous.rels.get(key) != rel
+        ]
+        ring.ages.drop(key for key in ring.ages.tracked() if not _holds(view, key))
+        ring.unknown(unknown, self._check_mark)
+        self._show_ring()
+
+    def _lost(self, source: str, seq: int, seen: int) -> None:
+        """The server counts from 1 again: it holds nothing of ours; send everything now."""
+        ring = self._ring
+        if ring is None:
+            return
+        log.warning(
+            "flow_server_lost_the_flow",
+            source=source,
+            seq=seq,
+            seen=seen,
+            held_nodes=len(self._acked.nodes),
+            held_rels=len(self._acked.rels),
+            action="re-sending everything now",
+        )
+        self._metrics.flow_restarts.labels(source=source).inc()
+        self._acked = GraphState()
+        ring.lost()
+        # What the server refused or could not take before may go now.
+        self._refused.clear()
+        self._oversized.clear()
+        self._full_needed = True
+        self._flush_now = True
+        self._wake.set()
+        self._show_ring()
+
+    def _same(self, key: Key) -> bool:
+        """The server holds this key with the value wanted now."""
+        if isinstance(key, str):
+            node = self._desired.nodes.get(key)
+            return node is not None and self._acked.nodes.get(key) == node
+        rel = self._desired.rels.get(key)
+        return rel is not None and self._acked.rels.get(key) == rel
+
+    def _refresh_at(self, now: float) -> float:
+        """When the next refresh is due (s, monotonic); infinity when nothing says."""
+        if self._ring is None or self._stopped:
+            return math.inf
+        return max(self._ring.due_at(now, self._following), self._refresh_not_before)
+
+    def _refresh_plan(self) -> Resend | None:
+        """The keys to upsert again in this flush, or `None` when no refresh is due.
+
+        Urgent keys holding another value than the wanted one (a change
+        being sent now, a value refused) are the diff's business; they stop
+        being tracked until their next acknowledgement.
+        """
+        ring = self._ring
+        now = time.monotonic()
+        # The flush in `stop()` carries what changed, within its deadline; the
+        # next leader counts every key as the oldest anyway.
+        if ring is None or self._stopped or not ring.due(now, self._following):
+            return None
+        plan = ring.plan(now, self._following)
+        urgent = [key for key in plan.urgent if self._same(key)]
+        filler = [key for key in plan.filler if self._same(key)]
+        if len(urgent) < len(plan.urgent):
+            ring.ages.drop(key for key in plan.urgent if not self._same(key))
+        log.info(
+            "ring_refresh",
+            keys=len(urgent),
+            may_ride_along=len(filler),
+            flow_sequence=ring.numbers.latest,
+            headroom=ring.headroom(now, self._following),
+            margin=ring.margin,
+            following_stream=self._following,
+        )
+        return Resend(
+            nodes=[key for key in urgent if isinstance(key, str)],
+            rels=[key for key in urgent if not isinstance(key, str)],
+            fill_nodes=[key for key in filler if isinstance(key, str)],
+            fill_rels=[key for key in filler if not isinstance(key, str)],
+        )
+
+    def _refreshed(self, refresh: Resend) -> None:
+        ring = self._ring
+        if ring is None:
+            return
+        ring.refreshed(ring.numbers.latest)
+        headroom = ring.headroom(time.monotonic(), self._following)
+        if headroom is not None and headroom <= ring.margin and len(refresh):
+            log.warning(
+                "ring_too_small_for_the_graph",
+                capacity=ring.capacity,
+                headroom=headroom,
+                margin=ring.margin,
+                hint="FLOW_SERVER_RING_CAPACITY must match the server's; "
+                "the graph needs more envelopes than the ring keeps",
+            )
+
+    def _count_refreshed(self, values: Mapping[Key, Value]) -> None:
+        """Count the upserts of values the server already held: keys kept in the ring."""
+        nodes = sum(
+            1
+            for key, value in values.items()
+            if isinstance(key, str) and value is not None and self._acked.nodes.get(key) == value
+        )
+        rels = sum(
+            1
+            for key, value in values.items()
+            if not isinstance(key, str) and value is not None and self._acked.rels.get(key) == value
+        )
+        if nodes:
+            self._metrics.refreshed_keys.labels(kind="node").inc(nodes)
+        if rels:
+            self._metrics.refreshed_keys.labels(kind="edge").inc(rels)
+
+    def _show_ring(self) -> None:
+        ring = self._ring
+        if ring is None:
+            return
+        self._metrics.flow_sequence.set(ring.numbers.latest)
+        headroom = ring.headroom(time.monotonic(), self._following)
+        self._metrics.ring_headroom.set(math.nan if headroom is None else headroom)
+
+    def _set_following(self, following: bool) -> None:
+        self._following = following
+        self._metrics.stream_connected.set(1 if following else 0)
+
+    def _reap_stream(self) -> None:
+        """A bug in the stream task ends run() like any other bug."""
+        task = self._stream_task
+        if task is not None and task.done():
+            self._stream_task = None
+            task.result()
+
+    async def _follow(self) -> None:
+        """Follow the flow's event stream while this copy may post, reopening it when it ends.
+
+        `docs/contract.md`, "The event stream": it opens with a `snapshot`
+        event numbered with the flow's newest number, then numbers every
+        envelope anyone posts; heartbeats every 15 s. It cannot resume, so
+        each connection starts afresh; a number below what the server must
+        already have passed means it lost the flow.
+        """
+        sink = self._sink
+        ring = self._ring
+        if not isinstance(sink, Follows) or ring is None:
+            return
+        backoff = ReconnectBackoff(
+            initial=self._backoff_start, cap=max(self._backoff_start, self._backoff_cap)
+        )
+        last_reason = ""
+        while True:
+            if not self._may_post():
+                await asyncio.sleep(FENCED_POLL)
+                continue
+            epoch, mark = ring.numbers.epoch, ring.numbers.latest
+            reason = "closed"
+            try:
+                async with contextlib.aclosing(sink.follow()) as stream:
+                    previous: int | None = None
+                    deadline = self._post_timeout
+                    while True:
+                        async with asyncio.timeout(deadline):
+                            heard = await anext(stream)
+                        deadline = STREAM_SILENCE
+                        if not self._following:
+                            self._set_following(True)
+                            backoff.reset()
+                            last_reason = ""
+                            log.info("stream_following", seq=heard.seq)
+                        if heard.seq is not None and heard.event != "heartbeat":
+                            if previous is None:
+                                at_least = mark if ring.numbers.epoch == epoch else 0
+                            else:
+                                at_least = previous
+                            previous = heard.seq
+                            self._heard(heard, at_least)
+                        if not self._may_post():
+                            reason = "fenced"
+                            break
+            except StopAsyncIteration:
+                reason = "closed"
+            except TimeoutError:
+                reason = "silent"
+            except SinkError as err:
+                reason = f"failed: {err}"
+            finally:
+                self._set_following(False)
+            if reason == "fenced":
+                continue
+            delay = backoff.failure()
+            # The same failure again (a proxy without SSE) is not news.
+            report = log.info if reason != last_reason else log.debug
+            report("stream_reopening", reason=reason, retry_in=round(delay, 3))
+            last_reason = reason
+            await asyncio.sleep(delay)
+
+    def _heard(self, heard: Heard, at_least: int) -> None:
+        ring = self._ring
+        if ring is None or heard.seq is None:
+            return
+        now = time.monotonic()
+        seen = ring.numbers.latest
+        if ring.numbers.heard(heard.seq, at_least, now):
+            self._lost("stream", heard.seq, seen)
+            return
+        self._show_ring()
+        if ring.due(now, self._following):
+            self._wake.set()

@@ -1,4 +1,4 @@
-"""The flow server over HTTP: one POST per envelope, one GET per snapshot check.
+"""The flow server over HTTP: one POST per envelope, one GET per snapshot check, the stream.
 
 A single `aiohttp.ClientSession` carries every request, so connections are
 kept alive between the many small POSTs of a busy cluster instead of paying
@@ -7,6 +7,10 @@ failure kinds as `docs/contract.md` ("How the adapter reads the answers")
 draws the line: a value the server calls invalid (400), a body too large
 for the path (413), or a transient fault (everything else, timeouts and
 connection errors included).
+
+Each POST's answer `{"seq": N}` is read for the sequence number, and the
+flow's event stream can be followed for the numbers other adapters' envelopes
+get (`docs/contract.md`, "Sequence numbers and the ring", "The event stream").
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import math
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -26,7 +30,8 @@ import aiohttp
 from flux_adapter import __version__
 from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.redact import redact_url
-from flux_adapter.sink import RejectedError, Snapshot, TooLargeError, TransientError
+from flux_adapter.sink import Heard, RejectedError, Snapshot, TooLargeError, TransientError
+from flux_adapter.sse import EventReader
 from flux_adapter.token_file import TokenFile, TokenFileError
 from mapper import Batch
 
@@ -54,6 +59,22 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return seconds
+
+
+def parse_seq(raw: bytes) -> int | None:
+    """The sequence number of a POST's answer `{"seq": N}`; `None` when it carries none."""
+    try:
+        parsed: object = json.loads(raw)
+    except ValueError:
+        return None
+    seq = parsed.get("seq") if isinstance(parsed, Mapping) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else None
+
+
+def _number(text: str | None) -> int | None:
+    if text is None or not text.strip().isdigit():
+        return None
+    return int(text.strip())
 
 
 def _ssl_context(ca_file: Path) -> ssl.SSLContext:
@@ -124,6 +145,7 @@ class HttpSink:
         self.target = redact_url(url)
         self._events_url = f"{base}/v1/flows/{flow}/events"
         self._snapshot_url = f"{base}/v1/flows/{flow}/snapshot"
+        self._stream_url = f"{base}/v1/flows/{flow}/stream"
         self._token = TokenFile(token_file) if token_file is not None else None
         self._ssl: ssl.SSLContext | bool = _ssl_context(ca_file) if ca_file is not None else True
         self._session = session
@@ -175,8 +197,9 @@ class HttpSink:
         except TimeoutError as err:
             raise TransientError(operation, "timed out") from err
 
-    async def post(self, batch: Batch) -> None:
-        await self._exchange("post", "POST", self._events_url, batch.body, absent_ok=False)
+    async def post(self, batch: Batch) -> int | None:
+        _, raw = await self._exchange("post", "POST", self._events_url, batch.body, absent_ok=False)
+        return parse_seq(raw)
 
     async def snapshot(self) -> Snapshot | None:
         status, raw = await self._exchange(
@@ -191,6 +214,35 @@ class HttpSink:
         if not isinstance(parsed, Mapping) or parsed.get("type") != "snapshot":
             raise RejectedError("snapshot", status, "answer is not a snapshot envelope")
         return parsed
+
+    async def follow(self) -> AsyncGenerator[Heard, None]:
+        """The flow's event stream, each event's name and number (`docs/contract.md`).
+
+        No deadline of its own, not even aiohttp's default one: the stream is
+        meant to stay open, and the caller bounds each wait.
+        """
+        headers = self._headers("stream")
+        headers["Accept"] = "text/event-stream"
+        reader = EventReader()
+        try:
+            async with self._client().get(
+                self._stream_url,
+                headers=headers,
+                ssl=self._ssl,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=None),
+            ) as response:
+                if response.status != 200:
+                    raw = await response.content.read(BODY_LOG_LIMIT)
+                    text = raw.decode("utf-8", errors="replace")
+                    raise _failure(
+                        "stream", response.status, response.headers.get("Retry-After"), text
+                    )
+                async for chunk in response.content.iter_any():
+                    for event in reader.feed(chunk):
+                        yield Heard(event.name, _number(event.id))
+        except aiohttp.ClientError as err:
+            raise TransientError("stream", f"{type(err).__name__}: {err}") from err
 
     async def close(self) -> None:
         if self._owns_session and self._session is not None:

@@ -90,6 +90,36 @@ class Metrics:
             "Largest envelope body sent now: 1 MiB, or less once a 413 taught a smaller limit.",
             registry=r,
         )
+        self.refreshed_keys = Counter(
+            PREFIX + "ring_refreshed_keys",
+            "Nodes and edges upserted again, unchanged, before the flow server's ring evicted "
+            "them, by kind (node, edge).",
+            ["kind"],
+            registry=r,
+        )
+        self.flow_restarts = Counter(
+            PREFIX + "flow_restarts",
+            "Times a sequence number lower than one already passed showed the flow server had "
+            "lost the flow, by where it was seen (post, stream).",
+            ["source"],
+            registry=r,
+        )
+        self.flow_sequence = Gauge(
+            PREFIX + "flow_sequence",
+            "The flow's newest sequence number this copy knows.",
+            registry=r,
+        )
+        self.ring_headroom = Gauge(
+            PREFIX + "ring_headroom_envelopes",
+            "Envelopes the flow can still accept before this region's oldest key is evicted "
+            "(NaN while nothing is tracked).",
+            registry=r,
+        )
+        self.stream_connected = Gauge(
+            PREFIX + "stream_connected",
+            "1 while the flow's event stream is followed, else 0.",
+            registry=r,
+        )
         self.last_post_success = Gauge(
             PREFIX + "last_successful_post_timestamp_seconds",
             "Unix time of the last 2xx from the flow server.",

@@ -54,6 +54,9 @@ class Pipeline:
             post_timeout=s.post_timeout,
             resync_interval=s.resync_interval,
             shutdown_timeout=s.shutdown_timeout,
+            ring_capacity=s.flow_server_ring_capacity,
+            ring_refresh=s.ring_refresh,
+            follow_stream=s.flow_server_stream,
         )
         self.store = Store(self.graph, self.emitter, metrics)
         self.watchers = [

@@ -8,6 +8,10 @@ tests swap in the fake flow server without touching the emitter.
 Sinks set no deadline of their own: the caller bounds each call with
 `asyncio.timeout`, so every sink honours the same limit the same way.
 
+A sink that can follow the flow's event stream (`docs/contract.md`, "The
+event stream") also implements `Follows`; the emitter then learns how the
+flow's sequence numbers advance between its own POSTs. The dry run cannot.
+
 Failures are split by what the caller should do about them, not by where
 they came from: `TransientError` means "try again later, the same data may
 succeed", `TooLargeError` means "something on the path refuses bodies this
@@ -17,8 +21,9 @@ calls this value invalid".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from mapper import Batch
 
@@ -74,10 +79,25 @@ class RejectedError(SinkError):
         self.body = body
 
 
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """One event of the flow's stream: its name and the sequence number it carries, if any.
+
+    The first event of a connection is `snapshot`, numbered with the flow's
+    newest number; each envelope any adapter posts follows under its type
+    and number; `heartbeat` carries none (`docs/contract.md`, "The event stream").
+    """
+
+    event: str
+    seq: int | None
+
+
 class Sink(Protocol):
-    async def post(self, batch: Batch) -> None:
+    async def post(self, batch: Batch) -> int | None:
         """Deliver one envelope; return only once the server acknowledged it.
 
+        Answers the sequence number the server gave it (`docs/contract.md`,
+        "Sequence numbers and the ring"), or `None` when the sink has none.
         Raises `TransientError`, `TooLargeError` or `RejectedError`.
         """
 
@@ -89,3 +109,15 @@ class Sink(Protocol):
 
     async def close(self) -> None:
         """Release connections; the sink is not used afterwards."""
+
+
+@runtime_checkable
+class Follows(Protocol):
+    def follow(self) -> AsyncGenerator[Heard, None]:
+        """The flow's event stream, from its opening `snapshot` event on, until it ends.
+
+        The caller bounds each wait with its own deadline and closes the
+        iterator when done. Raises `TransientError` (and `RejectedError`)
+        as `post` does; the end of the iterator means the server closed it.
+        """
+        ...

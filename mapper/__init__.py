@@ -17,7 +17,7 @@ from mapper.contract import (
     UpsertNodes,
     UpsertRels,
 )
-from mapper.diff import diff
+from mapper.diff import Resend, diff
 from mapper.graph import Applied, Collision, Graph, Problem
 from mapper.objects import Kind, ObjectKey, Unmappable, parse_chart, parse_release
 from mapper.release import MappedRelease, map_release, node_id
@@ -45,6 +45,7 @@ __all__ = [
     "RelKey",
     "RelPair",
     "Relationship",
+    "Resend",
     "Status",
     "Unmappable",
     "UpsertFlow",

@@ -99,11 +99,14 @@ def batches(
     kind: ListType,
     items: Iterable[Item],
     max_bytes: int = MAX_ENVELOPE_BYTES,
+    filler: Iterable[Item] = (),
 ) -> Iterator[Batch]:
     """Pack items in order into as few envelopes as fit under `max_bytes` each.
 
     An item that does not fit under `max_bytes` even alone gets an envelope of
-    its own, larger than the limit.
+    its own, larger than the limit. `filler` items are then added, in order,
+    to the last envelope while they fit: never an envelope of their own, and
+    none at all when `items` is empty.
     """
     head = _head(kind)
     overhead = len(head) + len(b"]}")
@@ -121,6 +124,13 @@ def batches(
         parts.append(raw)
         size += extra
     if parts:
+        for item in filler:
+            raw = _item_bytes(item)
+            if size + len(raw) + 1 > max_bytes:
+                break
+            group.append(item)
+            parts.append(raw)
+            size += len(raw) + 1
         yield Batch(_envelope(kind, group), head + b",".join(parts) + b"]}")
 
 

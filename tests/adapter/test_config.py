@@ -21,6 +21,9 @@ ALL_VARS = [
     "POST_TIMEOUT",
     "HEALTH_LISTEN_ADDR",
     "RESYNC_INTERVAL",
+    "FLOW_SERVER_RING_CAPACITY",
+    "RING_REFRESH",
+    "FLOW_SERVER_STREAM",
     "WATCH_INACTIVITY_TIMEOUT",
     "SHUTDOWN_TIMEOUT",
     "LEASE_DURATION",
@@ -62,6 +65,9 @@ def test_three_variables_are_enough_and_defaults_match_the_documentation(
     assert settings.post_timeout == 10
     assert settings.listen == ListenAddr("0.0.0.0", 8081)
     assert settings.resync_interval == 60
+    assert settings.flow_server_ring_capacity == 4096
+    assert settings.ring_refresh is True
+    assert settings.flow_server_stream is True
     assert settings.watch_inactivity_timeout == 90
     assert settings.shutdown_timeout == 5
     assert (
@@ -263,8 +269,40 @@ def test_credentials_in_the_url_and_a_token_file_are_refused_together(
 
 
 @pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("8", "FLOW_SERVER_RING_CAPACITY: must be at least 16 envelopes, got 8"),
+        ("4k", "FLOW_SERVER_RING_CAPACITY: must be a whole number of envelopes, got '4k'"),
+        ("-4096", "FLOW_SERVER_RING_CAPACITY: must be a whole number of envelopes, got '-4096'"),
+        ("1e3", "FLOW_SERVER_RING_CAPACITY: must be a whole number of envelopes, got '1e3'"),
+    ],
+)
+def test_the_ring_capacity_is_a_whole_number_of_envelopes(
+    env: pytest.MonkeyPatch, value: str, line: str
+) -> None:
+    env.setenv("FLOW_SERVER_RING_CAPACITY", value)
+    assert problems() == [line]
+
+
+def test_the_ring_settings_are_read(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FLOW_SERVER_RING_CAPACITY", " 1024 ")
+    env.setenv("RING_REFRESH", "false")
+    env.setenv("FLOW_SERVER_STREAM", "false")
+    settings = load_settings()
+    assert settings.flow_server_ring_capacity == 1024
+    assert settings.ring_refresh is False
+    assert settings.flow_server_stream is False
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
-    [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud"), ("LEADER_ELECTION", "maybe")],
+    [
+        ("LOG_FORMAT", "xml"),
+        ("LOG_LEVEL", "loud"),
+        ("LEADER_ELECTION", "maybe"),
+        ("RING_REFRESH", "sometimes"),
+        ("FLOW_SERVER_STREAM", "2"),
+    ],
 )
 def test_enumerations_refuse_unknown_words(
     env: pytest.MonkeyPatch, variable: str, value: str

@@ -57,11 +57,13 @@ async def test_nothing_is_sent_while_posting_is_fenced(
     await eventually(lambda: rig.gate_asked >= 5, "several windows while fenced")
 
     assert flow_server.requests == []
+    assert flow_server.streams == [], "a standby does not follow the flow's stream"
 
     rig.may_post = True
     rig.emitter.request_resync()
     await rig.settle()
     assert rig.converged()
+    await eventually(lambda: len(flow_server.streams) == 1, "the leader follows the stream")
 
 
 async def test_losing_the_lease_stops_posting_mid_flush(

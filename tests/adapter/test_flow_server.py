@@ -261,3 +261,95 @@ async def test_runs_as_a_process_with_controls_over_http() -> None:
     finally:
         process.terminate()
         assert await process.wait() == 0
+
+
+async def read_events(
+    answer: aiohttp.ClientResponse, count: int
+) -> list[tuple[str, str | None, Any]]:
+    """The next `count` events of a stream: name, id and parsed data."""
+    events: list[tuple[str, str | None, Any]] = []
+    fields: dict[str, str] = {}
+    while len(events) < count:
+        line = (await answer.content.readline()).decode().rstrip("\n")
+        if line:
+            name, _, value = line.partition(": ")
+            fields[name] = value
+            continue
+        events.append((fields["event"], fields.get("id"), json.loads(fields["data"])))
+        fields = {}
+    return events
+
+
+async def test_the_stream_opens_with_the_snapshot_then_numbers_every_envelope(
+    client: Client, flow_server: FlowServer
+) -> None:
+    first = {"type": "upsert-nodes", "nodes": [node("a")]}
+    await client.post(first)
+    async with client.session.get(f"{client.url}/v1/flows/{FLOW}/stream") as answer:
+        assert answer.headers["Content-Type"] == "text/event-stream"
+        assert await read_events(answer, 1) == [
+            ("snapshot", "1", {"type": "snapshot", "nodes": [node("a")]})
+        ]
+        second = {"type": "upsert-rels", "relationships": [edge("a", "b")]}
+        await client.post(second)
+        await client.post(first, flow="other")
+        await client.post(first)
+        assert await read_events(answer, 2) == [
+            ("upsert-rels", "2", second),
+            ("upsert-nodes", "3", first),
+        ]
+    assert [seen.flow_id for seen in flow_server.streams] == [FLOW]
+    assert flow_server.requests[-1].method == "POST"
+
+
+async def test_an_unknown_flow_streams_an_empty_snapshot_numbered_zero(client: Client) -> None:
+    async with client.session.get(f"{client.url}/v1/flows/{FLOW}/stream") as answer:
+        assert await read_events(answer, 1) == [("snapshot", "0", {"type": "snapshot"})]
+
+
+async def test_the_stream_sends_heartbeats(make_server: MakeServer) -> None:
+    server = await make_server(heartbeat=0.05)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/v1/flows/{FLOW}/stream") as answer,
+    ):
+        events = await read_events(answer, 3)
+    assert [name for name, _, _ in events] == ["snapshot", "heartbeat", "heartbeat"]
+    assert events[1][1] is None
+
+
+async def test_a_restart_ends_the_stream_and_counts_again_from_one(
+    client: Client, flow_server: FlowServer
+) -> None:
+    envelope = {"type": "upsert-nodes", "nodes": [node("a")]}
+    await client.post(envelope)
+    await client.post(envelope)
+    async with client.session.get(f"{client.url}/v1/flows/{FLOW}/stream") as answer:
+        await read_events(answer, 1)
+        flow_server.restart()
+        assert await answer.content.read() == b""
+    assert await client.post(envelope) == (200, '{"seq": 1}')
+
+
+async def test_a_slow_reader_loses_the_oldest_events(
+    client: Client, flow_server: FlowServer
+) -> None:
+    async with client.session.get(f"{client.url}/v1/flows/{FLOW}/stream") as answer:
+        await read_events(answer, 1)
+        # Hold the server's writer so everything posted now waits in its buffer.
+        reader = next(iter(flow_server._readers[FLOW]))
+        reader.wake.set = lambda: None  # type: ignore[method-assign]
+        for index in range(40):
+            await client.post({"type": "upsert-nodes", "nodes": [node(f"n{index}")]})
+        del reader.wake.set
+        reader.wake.set()
+        events = await read_events(answer, 16)
+    assert [seq for _, seq, _ in events] == [str(seq) for seq in range(25, 41)]
+
+
+async def test_a_stream_can_be_refused_as_by_a_proxy_without_sse(
+    client: Client, flow_server: FlowServer
+) -> None:
+    flow_server.stream_enabled = False
+    async with client.session.get(f"{client.url}/v1/flows/{FLOW}/stream") as answer:
+        assert answer.status == 404

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after
+from flux_adapter.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after, parse_seq
 from flux_adapter.redact import redact_url
-from flux_adapter.sink import RejectedError, TooLargeError, TransientError
+from flux_adapter.sink import Follows, Heard, RejectedError, TooLargeError, TransientError
 from mapper import Batch, FlowNode, batches
 from tests.fakes.flow_server import FlowServer
 
@@ -42,6 +42,54 @@ async def test_post_sends_the_exact_body_as_json(sink: HttpSink, flow_server: Fl
         batch.body,
     )
     assert seen.content_type == "application/json"
+
+
+async def test_post_answers_the_sequence_number_the_server_gave(sink: HttpSink) -> None:
+    assert await sink.post(one_node()) == 1
+    assert await sink.post(one_node()) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "seq"),
+    [
+        (b'{"seq": 7}', 7),
+        (b'{"seq": 0}', 0),
+        (b"", None),
+        (b"ok", None),
+        (b'{"seq": "7"}', None),
+        (b'{"seq": true}', None),
+        (b'{"seq": -1}', None),
+        (b"[7]", None),
+    ],
+)
+def test_an_answer_without_a_usable_number_gives_none(answer: bytes, seq: int | None) -> None:
+    assert parse_seq(answer) == seq
+
+
+async def test_following_the_stream_gives_each_event_and_its_number(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    assert isinstance(sink, Follows)
+    await sink.post(one_node())
+    stream = sink.follow()
+    try:
+        assert await anext(stream) == Heard("snapshot", 1)
+        await sink.post(one_node())
+        assert await anext(stream) == Heard("upsert-nodes", 2)
+        flow_server.restart()
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+    finally:
+        await stream.aclose()
+    assert flow_server.streams[0].path == f"/v1/flows/{FLOW_ID}/stream"
+
+
+async def test_a_stream_refused_is_transient(sink: HttpSink, flow_server: FlowServer) -> None:
+    flow_server.stream_enabled = False
+    stream = sink.follow()
+    with pytest.raises(TransientError) as raised:
+        await anext(stream)
+    assert raised.value.status == 404
 
 
 async def test_flow_id_is_escaped_into_one_path_segment(flow_server: FlowServer) -> None:

@@ -68,16 +68,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 class FlowServerProcess:
     """The fake flow server as its own process, restartable on the same port with empty memory."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ring_size: int | None = None) -> None:
         self.port = free_ports(1)[0]
+        self.ring_size = ring_size
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / f"flow-server-{self.port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> FlowServerProcess:
+        ring = [] if self.ring_size is None else ["--ring-size", str(self.ring_size)]
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.fakes.flow_server", "--port", str(self.port)],
+                [sys.executable, "-m", "tests.fakes.flow_server", "--port", str(self.port), *ring],
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -128,6 +130,18 @@ class FlowServerProcess:
             if mine(r["toId"])
         }
         return nodes, rels
+
+    def post(self, flow_id: str, envelope: dict[str, Any]) -> int:
+        """POST one envelope as another poster would; answers its sequence number."""
+        request = urllib.request.Request(
+            f"{self.url}/v1/flows/{flow_id}/events",
+            data=json.dumps(envelope).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            seq: int = json.loads(answer.read())["seq"]
+            return seq
 
     def post_count(self, flow_id: str) -> int:
         status, body = http_get(f"{self.url}/_fake/requests")

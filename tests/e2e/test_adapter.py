@@ -6,6 +6,7 @@ equals the expected graph, written out literally for the first four.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from localcluster import HELMCHART, HELMRELEASE, TcpProxy, helmchart
 from tests.e2e.expected import KIT, edge_row, node_row
-from tests.e2e.harness import http_get, wait_until
+from tests.e2e.harness import FlowServerProcess, http_get, wait_until
 from tests.e2e.scene import Scene
 from tests.fixtures import bootstrap_kit
 
@@ -310,6 +311,52 @@ def test_flow_server_restarted_empty_is_restored_within_one_resync(scene: Scene)
     restarted = time.monotonic()
     wait_until(converges(scene, expected), "graph restored after the restart", timeout=30)
     assert time.monotonic() - restarted < 3 + 10
+
+
+RING = 128
+"""A small ring, so another poster turns it over in seconds; the margin is 32 envelopes."""
+
+
+def test_a_release_survives_ring_turnovers_caused_by_another_poster(scene: Scene) -> None:
+    flow = FlowServerProcess(scene.workdir, ring_size=RING).start()
+    try:
+        ring_scene = dataclasses.replace(scene, flow=flow)
+        ring_scene.release("a")
+        ring_scene.release("b", depends_on=("a",))
+        adapter = ring_scene.adapter(
+            {"FLOW_SERVER_RING_CAPACITY": str(RING), "RESYNC_INTERVAL": "1h"}
+        )
+        r = scene.region
+        edges = {
+            (f"{r}/a", r, "contains", None),
+            (f"{r}/b", r, "contains", None),
+            (f"{r}/a", f"{r}/b", "finish-to-start", "on-success"),
+        }
+        nodes = {
+            (r, r, "pending", None, r),
+            (f"{r}/a", "a", "pending", "a", r),
+            (f"{r}/b", "b", "pending", "b", r),
+        }
+        wait_until(converges(ring_scene, (nodes, edges)), "the graph on the flow server")
+
+        # Another region posts one node per envelope, 20 a second, for three
+        # turnovers of the ring; the graph is read after every one of them.
+        for index in range(3 * RING):
+            other = {
+                "id": f"other/app-{index % 7}",
+                "flowId": scene.flow_id,
+                "label": "app",
+                "status": "running",
+            }
+            seq = flow.post(scene.flow_id, {"type": "upsert-nodes", "nodes": [other]})
+            assert rows(ring_scene) == (nodes, edges), f"a hole after envelope {seq}"
+            time.sleep(0.05)
+
+        assert adapter.metric("flux_adapter_ring_refreshed_keys_total", kind="node") >= 3 * 2
+        assert adapter.metric("flux_adapter_ring_refreshed_keys_total", kind="edge") >= 3 * 2
+        assert adapter.metric("flux_adapter_resyncs_total") == 1, "no check but the first"
+    finally:
+        flow.stop()
 
 
 def test_missing_rbac_is_logged_and_recovers_once_granted(scene: Scene) -> None:

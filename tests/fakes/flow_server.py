@@ -5,8 +5,13 @@ It is written from the contract alone, on raw JSON, and shares no code with
 reading of the contract against a second, independent reading.
 
 What it keeps, like the real server: per flow, a ring of the last N
-accepted envelopes, folded into a snapshot on every GET (so evicted
-envelopes take their effect with them), in memory only. Upserts replace by
+accepted envelopes with their sequence numbers (counted from 1 per flow,
+answered as `{"seq": N}`), folded into a snapshot on every GET (so evicted
+envelopes take their effect with them), in memory only. It serves the
+event stream ("The event stream"): a `snapshot` event numbered with the
+flow's newest number, then every accepted envelope under its type and
+number, a heartbeat every 15 s, no resume, and only the 16 newest events
+kept for a reader that falls behind. A restart ends every stream. Upserts replace by
 key, `delete-nodes` leaves the edges of the deleted nodes in place. It
 checks only what the real one checks (a variant's list is non-empty, the
 body is under 1 MiB); where the contract is silent it refuses what it could
@@ -16,6 +21,9 @@ For tests it also records every request and can be told to misbehave: fail
 with a status (optionally with `Retry-After`), hang, stop listening, or stand
 behind a proxy whose body limit is below the server's own (`limit_bodies`:
 413 with the proxy's HTML page, as an ingress answers).
+Stream connections are recorded apart from other requests (`streams`), and
+injected faults do not touch them; `end_streams()` ends them, and
+`stream_enabled = False` answers 404 as a proxy without SSE would.
 Run it as a process with `python -m tests.fakes.flow_server --port P`; the
 same controls are then reachable over HTTP under `/_fake/`.
 """
@@ -38,6 +46,8 @@ from aiohttp import web
 
 MAX_BODY = 1_048_576
 RING_SIZE = 4096
+HEARTBEAT = 15.0
+STREAM_BUFFER = 16
 
 LIST_FIELD = {
     "upsert-nodes": "nodes",
@@ -61,6 +71,8 @@ class Seen:
     status: int
     authorization: str | None
     content_type: str | None
+    answered: int = 0
+    """Bytes of the answer's body."""
 
     def envelope(self) -> Json:
         parsed: Json = json.loads(self.body)
@@ -82,8 +94,42 @@ class _Fault:
 
 class _Flow:
     def __init__(self, ring_size: int) -> None:
-        self.ring: deque[Json] = deque(maxlen=ring_size)
+        self.ring: deque[tuple[int, Json]] = deque()
+        self.size = ring_size
         self.seq = 0
+
+    def accept(self, envelope: Json) -> tuple[int, tuple[int, Json] | None]:
+        """Number the envelope, keep it, and answer its number and the envelope it evicted."""
+        self.seq += 1
+        self.ring.append((self.seq, envelope))
+        evicted = self.ring.popleft() if len(self.ring) > self.size else None
+        return self.seq, evicted
+
+    def envelopes(self) -> list[Json]:
+        return [envelope for _, envelope in self.ring]
+
+
+class _Reader:
+    """One open stream: the events not yet written, the oldest dropped past `STREAM_BUFFER`."""
+
+    def __init__(self) -> None:
+        self.pending: deque[bytes] = deque(maxlen=STREAM_BUFFER)
+        self.wake = asyncio.Event()
+        self.ended = False
+
+    def push(self, event: bytes) -> None:
+        self.pending.append(event)
+        self.wake.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self.wake.set()
+
+
+def sse(event: str, seq: int | None, data: object) -> bytes:
+    """One Server-Sent Event; JSON data is written on one line."""
+    head = f"event: {event}\n" + (f"id: {seq}\n" if seq is not None else "")
+    return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()
 
 
 def _rel_key(item: Json) -> tuple[str, str, str]:
@@ -164,12 +210,20 @@ class FlowServer:
         max_body: int = MAX_BODY,
         host: str = "127.0.0.1",
         port: int = 0,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
         self.ring_size = ring_size
         self.max_body = max_body
         self.host = host
         self.port = port
+        self.heartbeat = heartbeat
         self.requests: list[Seen] = []
+        self.streams: list[Seen] = []
+        """Stream connections, apart from `requests`."""
+        self.stream_bytes: dict[str, int] = {}
+        """Bytes written on streams, per flow."""
+        self.stream_enabled = True
+        self._readers: dict[str, set[_Reader]] = {}
         self._flows: dict[str, _Flow] = {}
         self._faults: list[_Fault] = []
         self.proxy_limit: int | None = None
@@ -186,6 +240,7 @@ class FlowServer:
         app = web.Application(client_max_size=self.max_body * 4)
         app.router.add_post("/v1/flows/{flow_id}/events", self._post_events)
         app.router.add_get("/v1/flows/{flow_id}/snapshot", self._get_snapshot)
+        app.router.add_get("/v1/flows/{flow_id}/stream", self._get_stream)
         app.router.add_delete("/v1/flows/{flow_id}", self._delete_flow)
         app.router.add_get("/healthz", self._ok)
         app.router.add_get("/readyz", self._ok)
@@ -195,6 +250,7 @@ class FlowServer:
         app.router.add_post("/_fake/heal", self._admin_heal)
         app.router.add_post("/_fake/refuse", self._admin_refuse)
         app.router.add_post("/_fake/limit", self._admin_limit)
+        app.router.add_post("/_fake/end-streams", self._admin_end_streams)
         app.router.add_get("/_fake/requests", self._admin_requests)
         return app
 
@@ -206,6 +262,7 @@ class FlowServer:
         return self.url
 
     async def close(self) -> None:
+        self.end_streams()
         self._unhang.set()
         if self._reopen is not None:
             self._reopen.cancel()
@@ -215,6 +272,7 @@ class FlowServer:
 
     async def refuse(self) -> None:
         """Stop listening and drop open connections: clients now get connection errors."""
+        self.end_streams()
         if self._site is not None:
             await self._site.stop()
             self._site = None
@@ -232,11 +290,38 @@ class FlowServer:
             self.port = self._runner.addresses[0][1]
 
     def restart(self) -> None:
-        """Forget every flow, as a restarted real server does (recordings and faults stay)."""
+        """Forget every flow and end every stream, as a restarted real server does.
+
+        Recordings and faults stay.
+        """
+        self.end_streams()
+        for flow_id in list(self._flows):
+            self.lost(flow_id)
         self._flows.clear()
 
     def delete_flow(self, flow_id: str) -> None:
-        self._flows.pop(flow_id, None)
+        """Drop one flow; its count starts again at 1 (open streams stay open)."""
+        if self._flows.pop(flow_id, None) is not None:
+            self.lost(flow_id)
+
+    def end_streams(self) -> None:
+        """End every open stream, as a dropped connection would."""
+        for readers in self._readers.values():
+            for reader in readers:
+                reader.end()
+
+    def accepted(
+        self, flow_id: str, seq: int, envelope: Json, evicted: tuple[int, Json] | None
+    ) -> None:
+        """Called for every envelope accepted, with the one it evicted: a hook for benchmarks."""
+
+    def lost(self, flow_id: str) -> None:
+        """Called when a flow is forgotten (restart or delete): a hook for benchmarks."""
+
+    def sequence(self, flow_id: str) -> int:
+        """The flow's newest number (0 for a flow the server does not hold)."""
+        flow = self._flows.get(flow_id)
+        return 0 if flow is None else flow.seq
 
     def fail(
         self,
@@ -267,7 +352,7 @@ class FlowServer:
     def snapshot(self, flow_id: str) -> Json | None:
         """What `GET /v1/flows/{flow_id}/snapshot` answers now (`None` for 404)."""
         flow = self._flows.get(flow_id)
-        return None if flow is None else fold(flow.ring)
+        return None if flow is None else fold(flow.envelopes())
 
     def posts(self, flow_id: str | None = None) -> list[Seen]:
         return [
@@ -296,8 +381,16 @@ class FlowServer:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         return web.Response(status=fault.status, text=fault.body, headers=headers)
 
-    def _record(self, request: web.Request, body: bytes, status: int, at: float) -> None:
-        self.requests.append(
+    def _record(
+        self,
+        request: web.Request,
+        body: bytes,
+        status: int,
+        at: float,
+        answered: int = 0,
+        into: list[Seen] | None = None,
+    ) -> None:
+        (self.requests if into is None else into).append(
             Seen(
                 at=at,
                 method=request.method,
@@ -307,6 +400,7 @@ class FlowServer:
                 status=status,
                 authorization=request.headers.get("Authorization"),
                 content_type=request.headers.get("Content-Type"),
+                answered=answered,
             )
         )
 
@@ -338,9 +432,12 @@ class FlowServer:
         if found is not None or not isinstance(envelope, dict):
             return web.Response(status=400, text=found or "envelope must be a JSON object")
         flow = self._flows.setdefault(flow_id, _Flow(self.ring_size))
-        flow.ring.append(envelope)
-        flow.seq += 1
-        return web.json_response({"seq": flow.seq})
+        seq, evicted = flow.accept(envelope)
+        self.accepted(flow_id, seq, envelope, evicted)
+        event = sse(str(envelope["type"]), seq, envelope)
+        for reader in self._readers.get(flow_id, ()):
+            reader.push(event)
+        return web.json_response({"seq": seq})
 
     async def _get_snapshot(self, request: web.Request) -> web.Response:
         arrived = time.monotonic()
@@ -350,8 +447,50 @@ class FlowServer:
             if snapshot is None:
                 response = web.Response(status=404, text="no such flow")
             else:
-                response = web.json_response(snapshot)
-        self._record(request, b"", response.status, arrived)
+                response = web.json_response(text=json.dumps(snapshot))
+        answered = len(response.body) if isinstance(response.body, bytes) else 0
+        self._record(request, b"", response.status, arrived, answered)
+        return response
+
+    async def _get_stream(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
+        flow_id = request.match_info["flow_id"]
+        if not self.stream_enabled:
+            self._record(request, b"", 404, arrived, into=self.streams)
+            return web.Response(status=404, text="no stream here")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        self._record(request, b"", 200, arrived, into=self.streams)
+        reader = _Reader()
+        readers = self._readers.setdefault(flow_id, set())
+        readers.add(reader)
+        flow = self._flows.get(flow_id)
+        reader.push(
+            sse(
+                "snapshot",
+                0 if flow is None else flow.seq,
+                fold([]) if flow is None else fold(flow.envelopes()),
+            )
+        )
+        try:
+            while not reader.ended:
+                if not reader.pending:
+                    reader.wake.clear()
+                    try:
+                        async with asyncio.timeout(self.heartbeat):
+                            await reader.wake.wait()
+                    except TimeoutError:
+                        reader.push(sse("heartbeat", None, {}))
+                    continue
+                event = reader.pending.popleft()
+                self.stream_bytes[flow_id] = self.stream_bytes.get(flow_id, 0) + len(event)
+                await response.write(event)
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            readers.discard(reader)
         return response
 
     async def _delete_flow(self, request: web.Request) -> web.Response:
@@ -401,6 +540,10 @@ class FlowServer:
     async def _admin_limit(self, request: web.Request) -> web.Response:
         limit = (await request.json()).get("bytes")
         self.limit_bodies(None if limit is None else int(limit))
+        return web.Response(text="ok")
+
+    async def _admin_end_streams(self, request: web.Request) -> web.Response:
+        self.end_streams()
         return web.Response(text="ok")
 
     async def _admin_requests(self, request: web.Request) -> web.Response:

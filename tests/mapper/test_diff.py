@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mapper.contract import FlowNode, Relationship
-from mapper.diff import diff
+from mapper.diff import Resend, diff
 from mapper.graph import Graph
 from mapper.state import GraphState, Keys
 from mapper.wire import MAX_ENVELOPE_BYTES, batches, split
@@ -161,3 +161,44 @@ def test_non_ascii_is_measured_in_bytes() -> None:
     ids = ["ü" * 10] * 10
     for batch in batches("delete-nodes", ids, max_bytes=100):
         assert len(batch.body) <= 100
+
+
+def test_filler_goes_only_where_the_last_envelope_has_room() -> None:
+    # `{"type":"delete-nodes","ids":["a"]}` is 35 bytes; each further id adds 4.
+    sent = list(batches("delete-nodes", ["a", "b"], max_bytes=43, filler=["c", "d", "e"]))
+    assert [batch.items() for batch in sent] == [["a", "b", "c"]]
+    assert sent[0].size == 43
+    assert list(batches("delete-nodes", [], filler=["c"])) == []
+
+
+def test_filler_stops_at_the_first_item_that_does_not_fit() -> None:
+    [batch] = batches("delete-nodes", ["a"], max_bytes=40, filler=["b", "x" * 20, "c"])
+    assert batch.items() == ["a", "b"]
+
+
+def test_resend_upserts_held_values_after_the_changes() -> None:
+    g = kit_graph()
+    acked = g.copy()
+    obj = release("bp-flux", conditions=[condition("Ready", "True", "InstallSucceeded")])
+    g.apply("HelmRelease", (NS, "bp-flux"), obj)
+    cilium = f"{REGION}/bp-cilium"
+    edge = (cilium, REGION, "contains")
+    again = Resend(nodes=[cilium, f"{REGION}/bp-flux", f"{REGION}/gone"], rels=[edge])
+    out = diff(acked, g, only=Keys(nodes={f"{REGION}/bp-flux"}), resend=again)
+    assert [b.type for b in out] == ["upsert-nodes", "upsert-rels"]
+    assert [n["id"] for n in json.loads(out[0].body)["nodes"]] == [f"{REGION}/bp-flux", cilium]
+    assert json.loads(out[1].body)["relationships"] == [json.loads(g.rels[edge].wire())]
+
+
+def test_resend_fills_the_last_envelope_and_opens_none_of_its_own() -> None:
+    g = kit_graph()
+    acked = g.copy()
+    oldest_first = sorted(g.nodes)
+    again = Resend(nodes=oldest_first[:1], fill_nodes=oldest_first[1:], fill_rels=sorted(g.rels))
+    out = diff(acked, g, resend=again, max_bytes=5_000)
+    assert all(b.type == "upsert-nodes" for b in out)
+    [batch] = out
+    sent = [n["id"] for n in json.loads(batch.body)["nodes"]]
+    assert sent == oldest_first[: len(sent)]
+    assert 1 < len(sent) < len(oldest_first)
+    assert batch.size <= 5_000

@@ -1,0 +1,303 @@
+"""The flow server's ring as arithmetic: how many envelopes each acknowledged key has left.
+
+`docs/contract.md`, "Sequence numbers and the ring": every envelope the
+server accepts gets the flow's next number, shared by every adapter posting
+into the flow; the server keeps the envelopes with the last `capacity`
+numbers, and a key vanishes from the snapshot when the envelope that last
+upserted it falls out. With the flow's newest number at `latest`, the
+envelope numbered `seq` is held while `seq > latest - capacity`, so the
+flow can accept `seq + capacity - 1 - latest` more envelopes, from anyone,
+before it is evicted: its *room*. (This reads "the last `capacity`
+numbers" strictly; where "passes `s + capacity`" could allow one envelope
+more, the arithmetic takes the earlier eviction.)
+
+A key is re-upserted when its room falls to the *margin*, a quarter of the
+ring: the traffic that can arrive unseen between the adapter's last look at
+the numbers and its re-upsert being numbered must stay below it. A refresh
+also takes every key that would fall due within the *horizon* (half the
+rest of the ring), so keys travel together in few envelopes.
+
+Pure: no I/O and no clock. Times are passed in (seconds, monotonic); the
+emitter owns the I/O and feeds in the numbers it hears.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+MIN_CAPACITY = 4
+"""The smallest ring the arithmetic accepts: a margin of one, and room for a refresh."""
+
+RATE_WINDOW = 120.0
+"""Seconds of numbers kept to estimate the flow's rate while the stream is not followed."""
+
+RATE_STEP = 1.0
+"""Seconds between two samples of the rate: shorter gaps say nothing about a rate."""
+
+
+def margin(capacity: int) -> int:
+    """Envelopes of room kept in hand: a key is re-upserted when its room falls to this."""
+    return max(1, capacity // 4)
+
+
+def horizon(capacity: int) -> int:
+    """Envelopes ahead a refresh looks: keys falling due within this go along now."""
+    return max(0, (capacity - 1 - margin(capacity)) // 2)
+
+
+def room(seq: int, latest: float, capacity: int) -> float:
+    """How many more envelopes the flow accepts before envelope `seq` is evicted.
+
+    Negative when it may already be gone. `latest` may be an estimate.
+    """
+    return seq + capacity - 1 - latest
+
+
+def oldest_possible(latest: int, capacity: int) -> int:
+    """The lowest number an envelope still in the ring can carry when the newest is `latest`.
+
+    A key the server holds without a number the adapter knows is given this
+    one: it counts as the oldest.
+    """
+    return max(1, latest - capacity + 1)
+
+
+class FlowNumbers:
+    """The flow's newest sequence number as far as this adapter knows, and its rate.
+
+    Numbers come from POST answers and from the event stream. A number below
+    one the server must already have passed means it counted again from 1:
+    it lost the flow (a restart, or the flow deleted). `epoch` counts those
+    losses, so a caller can tell whether a number it holds belongs to the
+    count it is looking at.
+    """
+
+    def __init__(self) -> None:
+        self.latest = 0
+        self.epoch = 0
+        self.heard_at: float | None = None
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def heard(self, seq: int, at_least: int, now: float) -> bool:
+        """Take a number the server gave; true when it is below `at_least`, a lost flow.
+
+        `at_least` is the lowest number the server can answer unless it
+        started again: one more than the newest known when a POST was sent,
+        the newest known when a stream was opened, the stream's previous
+        number for the next event on it.
+        """
+        if seq < at_least:
+            self.epoch += 1
+            self.latest = seq
+            self._samples.clear()
+            self._samples.append((now, seq))
+            self.heard_at = now
+            return True
+        self.latest = max(self.latest, seq)
+        self.heard_at = now
+        while self._samples and now - self._samples[0][0] > RATE_WINDOW:
+            self._samples.popleft()
+        if not self._samples or now - self._samples[-1][0] >= RATE_STEP:
+            self._samples.append((now, self.latest))
+        return False
+
+    def forget(self) -> None:
+        """Know nothing again (a takeover): the next number starts a new count."""
+        self.epoch += 1
+        self.latest = 0
+        self.heard_at = None
+        self._samples.clear()
+
+    def rate(self) -> float:
+        """The highest rate seen over the last `RATE_WINDOW` s, in envelopes per second.
+
+        Taken between samples at least `RATE_STEP` apart, so a burst raises
+        it for a while; 0 before two samples.
+        """
+        best = 0.0
+        for (t1, s1), (t2, s2) in itertools.pairwise(self._samples):
+            best = max(best, (s2 - s1) / (t2 - t1))
+        return best
+
+    def estimate(self, now: float, following: bool) -> float:
+        """The newest number now: as heard while the stream is followed, else extrapolated."""
+        if following or self.heard_at is None:
+            return float(self.latest)
+        return self.latest + self.rate() * max(0.0, now - self.heard_at)
+
+    def when(self, target: float, now: float, following: bool) -> float:
+        """The time (s, monotonic) the estimate reaches `target`; infinity if nothing says when."""
+        if self.estimate(now, following) >= target:
+            return now
+        rate = self.rate()
+        if following or rate <= 0 or self.heard_at is None:
+            return math.inf
+        return self.heard_at + (target - self.latest) / rate
+
+
+class Ages(Generic[K]):
+    """The number of the envelope that last upserted each key, with the oldest at hand."""
+
+    def __init__(self) -> None:
+        self._seq: dict[K, int] = {}
+        # How many keys carry each number, and those numbers in a heap: a
+        # number is in the heap exactly when it is a key of `_count`.
+        self._count: dict[int, int] = {}
+        self._heap: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._seq)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._seq
+
+    def get(self, key: K) -> int | None:
+        return self._seq.get(key)
+
+    def tracked(self) -> list[K]:
+        return list(self._seq)
+
+    def set(self, keys: Iterable[K], seq: int) -> None:
+        """These keys were last upserted by envelope `seq`."""
+        for key in keys:
+            self._release(key)
+            self._seq[key] = seq
+            if seq not in self._count:
+                self._count[seq] = 0
+                heapq.heappush(self._heap, seq)
+            self._count[seq] += 1
+
+    def drop(self, keys: Iterable[K]) -> None:
+        """Stop tracking these keys (deleted, or no longer ours to keep)."""
+        for key in keys:
+            self._release(key)
+            self._seq.pop(key, None)
+
+    def clear(self) -> None:
+        self._seq.clear()
+        self._count.clear()
+        self._heap.clear()
+
+    def oldest(self) -> int | None:
+        """The lowest number any key carries; `None` when no key is tracked."""
+        while self._heap and self._count[self._heap[0]] == 0:
+            del self._count[heapq.heappop(self._heap)]
+        return self._heap[0] if self._heap else None
+
+    def by_age(self) -> list[K]:
+        """Every key, oldest first (ties in the order they were set)."""
+        return sorted(self._seq, key=self._seq.__getitem__)
+
+    def _release(self, key: K) -> None:
+        seq = self._seq.get(key)
+        if seq is not None:
+            self._count[seq] -= 1
+
+
+@dataclass(frozen=True)
+class Refresh(Generic[K]):
+    """What a refresh re-upserts: `urgent` must go now, `filler` rides along where it fits.
+
+    Both are oldest first.
+    """
+
+    urgent: list[K] = field(default_factory=list)
+    filler: list[K] = field(default_factory=list)
+
+
+class Ring(Generic[K]):
+    """One flow's numbers and the ages of this adapter's keys in it, and when to refresh."""
+
+    def __init__(self, capacity: int) -> None:
+        """`capacity`: the server's `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
+        if capacity < MIN_CAPACITY:
+            raise ValueError(f"ring capacity must be at least {MIN_CAPACITY}, got {capacity}")
+        self.capacity = capacity
+        self.margin = margin(capacity)
+        self.horizon = horizon(capacity)
+        self.numbers = FlowNumbers()
+        self.ages: Ages[K] = Ages()
+        self._last_refresh: int | None = None
+
+    def acknowledged(
+        self, upserted: Iterable[K], removed: Iterable[K], seq: int | None, mark: int
+    ) -> None:
+        """An envelope was accepted as `seq` (`None`: not said) after `mark` was the newest.
+
+        Without a number, the envelope is known only to come after `mark`.
+        """
+        self.ages.set(upserted, seq if seq is not None else mark + 1)
+        self.ages.drop(removed)
+
+    def unknown(self, keys: Iterable[K], mark: int) -> None:
+        """Keys the server holds under numbers not known, seen when `mark` was the newest.
+
+        They count as the oldest an envelope still held can be.
+        """
+        self.ages.set(keys, oldest_possible(mark, self.capacity))
+
+    def lost(self) -> None:
+        """The server lost the flow: nothing of ours is held any more."""
+        self.ages.clear()
+        self._last_refresh = None
+
+    def forget(self) -> None:
+        """Trust nothing known so far (a takeover): neither the count nor any key's number."""
+        self.numbers.forget()
+        self.lost()
+
+    def headroom(self, now: float, following: bool) -> float | None:
+        """Room of the oldest key, in envelopes; `None` while no key is tracked."""
+        oldest = self.ages.oldest()
+        if oldest is None:
+            return None
+        return room(oldest, self.numbers.estimate(now, following), self.capacity)
+
+    def due_at(self, now: float, following: bool) -> float:
+        """When (s, monotonic) a refresh falls due: `now` if it is, infinity if nothing says when.
+
+        Due when the oldest key's room is down to the margin, and a horizon
+        has passed since the last refresh ended: a graph that does not fit in
+        the ring is not re-sent in a loop. (Keys left out of a refresh had
+        more than margin plus horizon of room, so in a graph that fits that
+        wait costs them at most the refresh's own envelopes of their margin.)
+        """
+        oldest = self.ages.oldest()
+        if oldest is None:
+            return math.inf
+        target = oldest + self.capacity - 1 - self.margin
+        if self._last_refresh is not None:
+            target = max(target, self._last_refresh + self.horizon)
+        return self.numbers.when(target, now, following)
+
+    def due(self, now: float, following: bool) -> bool:
+        return self.due_at(now, following) <= now
+
+    def plan(self, now: float, following: bool) -> Refresh[K]:
+        """Split the tracked keys: those within margin plus horizon of eviction, and the rest."""
+        estimate = self.numbers.estimate(now, following)
+        threshold = self.margin + self.horizon
+        urgent: list[K] = []
+        filler: list[K] = []
+        for key in self.ages.by_age():
+            seq = self._seq(key)
+            (urgent if room(seq, estimate, self.capacity) <= threshold else filler).append(key)
+        return Refresh(urgent, filler)
+
+    def refreshed(self, end: int) -> None:
+        """A refresh went through; `end`: the newest number once its last envelope was answered."""
+        self._last_refresh = end
+
+    def _seq(self, key: K) -> int:
+        seq = self.ages.get(key)
+        if seq is None:
+            raise KeyError(key)
+        return seq
