@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import aiohttp
 import structlog
 
-from flux_adapter.emitter import Emitter
-from flux_adapter.http_sink import HttpSink
-from flux_adapter.metrics import Metrics
+from flux_adapter.emit.emitter import Emitter
+from flux_adapter.emit.http_sink import HttpSink
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Keys
 from tests.adapter.objects import NAMESPACE, PROGRESSING, SUCCEEDED, helm_release
 from tests.adapter.support import eventually

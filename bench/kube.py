@@ -25,7 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bench.workload import Change
-from flux_adapter.kube_import import install
+from flux_adapter.kube.lazy_import import install
 
 install()  # the library without its ~1,260 generated modules
 

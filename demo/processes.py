@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from flux_adapter.config import Settings
+from flux_adapter.runtime.settings import Settings
 
 # Private to localcluster, but the same need: children must not outlive the demo.
 from localcluster.apiserver import _parent_death_signal

@@ -1,5 +1,5 @@
 import sys
 
-from flux_adapter.cli import main
+from flux_adapter.runtime.cli import main
 
 sys.exit(main())

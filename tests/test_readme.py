@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flux_adapter.config import Settings
-from flux_adapter.metrics import Metrics
+from flux_adapter.observe.metrics import Metrics
+from flux_adapter.runtime.settings import Settings
 from mapper.status import FAILED_REASONS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from flux_adapter.kube import KubeApi, api_client
-from flux_adapter.metrics import Metrics
-from flux_adapter.resources import HELM_RELEASES, Resource
-from flux_adapter.store import Store
-from flux_adapter.watch import Watcher
+from flux_adapter.informer.reflector import Watcher
+from flux_adapter.informer.store import Store
+from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.kube.resources import HELM_RELEASES, Resource
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
 from tests.adapter.rig import Rig
 from tests.adapter.support import REGION, RecordingSink

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flux_adapter.emitter import Emitter
-from flux_adapter.http_sink import HttpSink
-from flux_adapter.metrics import Metrics
-from flux_adapter.sink import Sink
+from flux_adapter.emit.emitter import Emitter
+from flux_adapter.emit.http_sink import HttpSink
+from flux_adapter.emit.sink import Sink
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, GraphState, diff
 from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
 from tests.adapter.support import eventually

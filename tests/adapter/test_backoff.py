@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from tenacity import RetryCallState, Retrying
 
-from flux_adapter.backoff import RETRY_AFTER_LIMIT, BackoffWait
-from flux_adapter.sink import TransientError
+from flux_adapter.emit.retry_wait import RETRY_AFTER_LIMIT, BackoffWait
+from flux_adapter.emit.sink import TransientError
 
 
 def failed(attempt: int, error: BaseException) -> RetryCallState:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.config import ConfigError, ListenAddr, load_settings, parse_listen_addr
+from flux_adapter.runtime.settings import ConfigError, ListenAddr, load_settings, parse_listen_addr
 
 REQUIRED = {
     "FLOW_SERVER_URL": "http://flow:8080",

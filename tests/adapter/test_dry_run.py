@@ -6,9 +6,9 @@ import asyncio
 import io
 import json
 
-from flux_adapter.dry_run import DryRunSink
-from flux_adapter.emitter import Emitter
-from flux_adapter.metrics import Metrics
+from flux_adapter.emit.dry_run import DryRunSink
+from flux_adapter.emit.emitter import Emitter
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
 from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, UPGRADE_FAILED, helm_release
 from tests.adapter.rig import FLOW_ID, REGION

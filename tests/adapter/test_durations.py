@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flux_adapter.durations import DurationError, parse_duration
+from flux_adapter.observe.durations import DurationError, parse_duration
 
 
 @pytest.mark.parametrize(

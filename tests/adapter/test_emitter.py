@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from flux_adapter.http_sink import HttpSink
-from flux_adapter.sink import Snapshot
+from flux_adapter.emit.http_sink import HttpSink
+from flux_adapter.emit.sink import Snapshot
 from mapper import MAX_ENVELOPE_BYTES, Batch
 from tests.adapter.conftest import MakeRig
 from tests.adapter.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED

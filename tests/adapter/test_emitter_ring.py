@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from flux_adapter.ring import horizon, margin
+from flux_adapter.emit.ring import horizon, margin
 from tests.adapter.conftest import MakeRig, MakeServer
 from tests.adapter.objects import PROGRESSING
 from tests.adapter.rig import FAST, FLOW_ID, REGION, Rig

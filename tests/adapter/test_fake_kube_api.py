@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flux_adapter.resources import HELM_RELEASES
+from flux_adapter.kube.resources import HELM_RELEASES
 from tests.adapter.support import release
 from tests.fakes.kube_api import FakeKubeApi
 

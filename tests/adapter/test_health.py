@@ -11,9 +11,9 @@ import urllib.request
 import aiohttp
 import pytest
 
-from flux_adapter.health import HealthServer, Heartbeat
-from flux_adapter.metrics import Metrics
-from flux_adapter.supervisor import GaveUpError, SupervisedTasks, supervise
+from flux_adapter.observe.metrics import Metrics
+from flux_adapter.runtime.health import HealthServer, Heartbeat
+from flux_adapter.runtime.supervisor import GaveUpError, SupervisedTasks, supervise
 
 
 def get_status(url: str) -> int:

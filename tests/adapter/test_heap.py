@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from flux_adapter.heap import return_free_memory
+from flux_adapter.observe.heap import return_free_memory
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 

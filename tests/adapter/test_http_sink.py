@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after, parse_seq
-from flux_adapter.redact import redact_url
-from flux_adapter.sink import Follows, Heard, RejectedError, TooLargeError, TransientError
+from flux_adapter.emit.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after, parse_seq
+from flux_adapter.emit.sink import Follows, Heard, RejectedError, TooLargeError, TransientError
+from flux_adapter.observe.redact import redact_url
 from mapper import Batch, FlowNode, batches
 from tests.fakes.flow_server import FlowServer
 

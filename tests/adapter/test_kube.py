@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from flux_adapter.kube import CredentialsError, api_client
-from flux_adapter.kube_source import KubeConfigError
-from flux_adapter.resources import HELM_RELEASES
+from flux_adapter.kube.client import CredentialsError, api_client
+from flux_adapter.kube.resources import HELM_RELEASES
+from flux_adapter.kube.source import KubeConfigError
 from tests.adapter.conftest import write_kubeconfig
 from tests.fakes.kube_api import FakeKubeApi
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from flux_adapter.kube_import import PINNED, installed_version
+from flux_adapter.kube.lazy_import import PINNED, installed_version
 
 
 def run_fresh(code: str) -> dict[str, object]:
@@ -31,7 +31,7 @@ def test_the_adapters_client_loads_no_generated_model_or_api_module() -> None:
     loaded = run_fresh(
         """
         import json, sys
-        import flux_adapter.kube
+        import flux_adapter.kube.client
         names = [m for m in sys.modules if m.startswith("kubernetes_asyncio")]
         print(json.dumps({
             "models": [m for m in names if m.startswith("kubernetes_asyncio.client.models.")],
@@ -50,7 +50,7 @@ def test_a_generated_name_still_resolves_on_first_use() -> None:
     loaded = run_fresh(
         """
         import json, sys
-        import flux_adapter.kube
+        import flux_adapter.kube.client
         from kubernetes_asyncio.client import V1Lease, CoordinationV1Api
         from kubernetes_asyncio import client
         print(json.dumps({

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flux_adapter.kube_source import (
+from flux_adapter.kube.source import (
     HOME_KUBECONFIG,
     IN_CLUSTER,
     KubeConfigError,

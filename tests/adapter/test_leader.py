@@ -11,9 +11,9 @@ from typing import cast
 import pytest
 import structlog.testing
 
-from flux_adapter.kube import KubeApi, api_client
-from flux_adapter.leader import LeaderElector
-from flux_adapter.metrics import Metrics
+from flux_adapter.election.elector import LeaderElector
+from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.observe.metrics import Metrics
 from tests.adapter.conftest import write_kubeconfig
 from tests.adapter.support import eventually
 from tests.fakes.kube_api import FakeKubeApi

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flux_adapter.lease import (
+from flux_adapter.election.lease import (
     LeaseRecord,
     MalformedLeaseError,
     claim,

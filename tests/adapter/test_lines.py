@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 
-from flux_adapter.lines import LineReader, LineTooLongError
+from flux_adapter.informer.lines import LineReader, LineTooLongError
 
 
 def chunks(*parts: bytes) -> Callable[[], Awaitable[bytes]]:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog
 
-from flux_adapter.logs import configure_logging
-from flux_adapter.redact import MASK, redact_text
+from flux_adapter.observe.logs import configure_logging
+from flux_adapter.observe.redact import MASK, redact_text
 
 
 def test_events_are_one_json_object_per_line_with_fields() -> None:

@@ -18,9 +18,9 @@ import pytest
 import structlog
 import structlog.testing
 
-from flux_adapter.app import Adapter
-from flux_adapter.config import Settings
-from flux_adapter.resources import HELM_CHARTS, HELM_RELEASES
+from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
+from flux_adapter.runtime.app import Adapter
+from flux_adapter.runtime.settings import Settings
 from tests.adapter.conftest import write_kubeconfig
 from tests.adapter.support import eventually, release
 from tests.fakes.flow_server import FlowServer
@@ -230,6 +230,8 @@ async def test_metrics_move_with_events_and_posts(
     run = start(Adapter(settings(flow_server_url=flow.url), kubeconfig=str(kubeconfig)))
     metrics = run.adapter.metrics
     await eventually(lambda: REGION in region_view(flow), "region posted")
+    # Listed and watching: the release below arrives as a watch event, not in the LIST.
+    assert await probe_until(run, "/readyz", 200)
     kube.create(HELM_RELEASES, release("a", ready="True"))
     await eventually(lambda: f"{REGION}/a" in region_view(flow), "a posted")
     assert (

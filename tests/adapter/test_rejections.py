@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flux_adapter.rejections import Rejections
+from flux_adapter.emit.rejections import Rejections
 from mapper import DeleteNodes, FlowNode, GraphState, Keys, Status, UpsertNodes
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from flux_adapter.ring import (
+from flux_adapter.emit.ring import (
     Ages,
     FlowNumbers,
     Ring,

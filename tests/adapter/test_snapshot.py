@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flux_adapter.snapshot import own_view
+from flux_adapter.emit.snapshot import own_view
 from mapper import FlowNode, GraphState, Relationship, diff
 
 REGION = "eu"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flux_adapter.sse import FIELD_LIMIT, Event, EventReader
+from flux_adapter.emit.sse import FIELD_LIMIT, Event, EventReader
 
 STREAM = (
     b'event: snapshot\nid: 41\ndata: {"type":"snapshot"}\n\n'

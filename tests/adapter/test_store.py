@@ -6,8 +6,8 @@ from typing import Any
 
 import structlog
 
-from flux_adapter.metrics import Metrics
-from flux_adapter.store import Store
+from flux_adapter.informer.store import Store
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
 from tests.adapter.support import (
     REGION,

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import pytest
 
-from flux_adapter.metrics import Metrics
-from flux_adapter.store import Store
+from flux_adapter.informer.store import Store
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Kind, Status
 from tests.adapter.support import REGION, RecordingSink, node
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flux_adapter.supervisor import GaveUpError, supervise
+from flux_adapter.runtime.supervisor import GaveUpError, supervise
 
 
 class Flaky:

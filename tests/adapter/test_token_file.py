@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.token_file import TokenFile, TokenFileError
+from flux_adapter.emit.token_file import TokenFile, TokenFileError
 
 
 def test_token_is_read_without_surrounding_whitespace(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import structlog
 
-from flux_adapter.resources import HELM_RELEASES
+from flux_adapter.kube.resources import HELM_RELEASES
 from tests.adapter.conftest import Harness
 from tests.adapter.support import eventually, node, release
 from tests.fakes.kube_api import ExpiredAs

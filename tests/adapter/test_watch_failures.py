@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import structlog
 
-from flux_adapter.resources import HELM_RELEASES
-from flux_adapter.store import Store
-from flux_adapter.watch import Watcher
+from flux_adapter.informer.reflector import Watcher
+from flux_adapter.informer.store import Store
+from flux_adapter.kube.resources import HELM_RELEASES
 from mapper import Keys
 from tests.adapter.conftest import FAST, Harness
 from tests.adapter.support import eventually, node, release

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from flux_adapter.resources import HELM_CHARTS, HELM_RELEASES
+from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
 from tests.adapter.conftest import Harness
 from tests.adapter.support import (
     bootstrap_kit,

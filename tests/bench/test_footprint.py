@@ -13,8 +13,8 @@ import json
 import tracemalloc
 
 from bench.workload import release, status
-from flux_adapter.metrics import Metrics
-from flux_adapter.store import Store
+from flux_adapter.informer.store import Store
+from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Keys
 
 RELEASES = 2000

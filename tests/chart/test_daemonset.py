@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from flux_adapter.config import Settings, load_settings, parse_listen_addr
-from flux_adapter.durations import parse_duration
-from flux_adapter.health import HealthServer
-from flux_adapter.metrics import Metrics
+from flux_adapter.observe.durations import parse_duration
+from flux_adapter.observe.metrics import Metrics
+from flux_adapter.runtime.health import HealthServer
+from flux_adapter.runtime.settings import Settings, load_settings, parse_listen_addr
 from tests.chart.rendering import (
     NAMESPACE,
     Manifest,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from flux_adapter.config import Settings, parse_listen_addr
+from flux_adapter.runtime.settings import Settings, parse_listen_addr
 from tests.chart.dockerfile import (
     DOCKERFILE,
     Built,

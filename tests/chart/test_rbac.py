@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from flux_adapter.leader import LEASE_GROUP, LEASE_RESOURCE, LEASE_VERBS
-from flux_adapter.resources import VERBS, WATCHED
+from flux_adapter.election.elector import LEASE_GROUP, LEASE_RESOURCE, LEASE_VERBS
+from flux_adapter.kube.resources import VERBS, WATCHED
 from tests.chart.rendering import NAMESPACE, Manifest, env, render
 
 Rule = tuple[str, str, str, str | None]

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from flux_adapter.resources import WATCHED, Resource
+from flux_adapter.kube.resources import WATCHED, Resource
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ExpiredAs = Literal["status", "event"]

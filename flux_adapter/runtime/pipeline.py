@@ -15,15 +15,15 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from flux_adapter.config import Settings
-from flux_adapter.emitter import Emitter
-from flux_adapter.kube import KubeApi
-from flux_adapter.metrics import Metrics
-from flux_adapter.resources import WATCHED
-from flux_adapter.sink import Sink
-from flux_adapter.store import KINDS, Store
-from flux_adapter.supervisor import SupervisedTasks, supervise
-from flux_adapter.watch import Watcher
+from flux_adapter.emit.emitter import Emitter
+from flux_adapter.emit.sink import Sink
+from flux_adapter.informer.reflector import Watcher
+from flux_adapter.informer.store import KINDS, Store
+from flux_adapter.kube.client import KubeApi
+from flux_adapter.kube.resources import WATCHED
+from flux_adapter.observe.metrics import Metrics
+from flux_adapter.runtime.settings import Settings
+from flux_adapter.runtime.supervisor import SupervisedTasks, supervise
 from mapper import Graph
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from flux_adapter.sink import Snapshot
+from flux_adapter.emit.sink import Snapshot
 from mapper import Batch, GraphState
 
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import structlog
 
 from flux_adapter import __version__
-from flux_adapter.config import EXIT_CONFIG, ConfigError, Settings, load_settings
-from flux_adapter.logs import configure_logging
-from flux_adapter.redact import redact_text
+from flux_adapter.observe.logs import configure_logging
+from flux_adapter.observe.redact import redact_text
+from flux_adapter.runtime.settings import EXIT_CONFIG, ConfigError, Settings, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_effective(settings))
         return 0
     configure_logging(settings.log_level, settings.log_format)
-    from flux_adapter.app import Adapter
-    from flux_adapter.http_sink import HttpSinkConfigError
-    from flux_adapter.kube_source import KubeConfigError
+    from flux_adapter.emit.http_sink import HttpSinkConfigError
+    from flux_adapter.kube.source import KubeConfigError
+    from flux_adapter.runtime.app import Adapter
 
     adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
     try:

@@ -22,7 +22,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from flux_adapter.metrics import Metrics
+from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

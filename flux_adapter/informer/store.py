@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from flux_adapter.metrics import Metrics
+from flux_adapter.observe.metrics import Metrics
 from mapper import Applied, Collision, Graph, Keys, Kind, ObjectKey, Unmappable, slim
 
 log = structlog.get_logger(__name__)

@@ -27,15 +27,15 @@ from typing import Any, NoReturn
 import aiohttp
 import structlog
 
-from flux_adapter.api_errors import ApiError, ProtocolError, error_from_body, status_fields
-from flux_adapter.heap import return_free_memory
-from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
-from flux_adapter.lines import LineReader, LineTooLongError
-from flux_adapter.metrics import Metrics
-from flux_adapter.reconnect_backoff import ReconnectBackoff
-from flux_adapter.resources import Resource
-from flux_adapter.store import Relist, Store
-from flux_adapter.watch_event import WatchEvent, parse_event
+from flux_adapter.informer.lines import LineReader, LineTooLongError
+from flux_adapter.informer.reconnect_backoff import ReconnectBackoff
+from flux_adapter.informer.store import Relist, Store
+from flux_adapter.informer.watch_event import WatchEvent, parse_event
+from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
+from flux_adapter.kube.errors import ApiError, ProtocolError, error_from_body, status_fields
+from flux_adapter.kube.resources import Resource
+from flux_adapter.observe.heap import return_free_memory
+from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -34,8 +34,8 @@ import aiohttp
 import structlog
 
 from flux_adapter import __version__
-from flux_adapter.kube_import import install
-from flux_adapter.kube_source import (
+from flux_adapter.kube.lazy_import import install
+from flux_adapter.kube.source import (
     SERVICE_ACCOUNT_DIR,
     KubeConfigError,
     Source,

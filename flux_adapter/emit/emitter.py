@@ -58,13 +58,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
-from flux_adapter.backoff import BackoffWait
-from flux_adapter.heap import return_free_memory
-from flux_adapter.metrics import Metrics
-from flux_adapter.reconnect_backoff import ReconnectBackoff
-from flux_adapter.rejections import Key, Rejections, Value, sent_values
-from flux_adapter.ring import Ring
-from flux_adapter.sink import (
+from flux_adapter.emit.rejections import Key, Rejections, Value, sent_values
+from flux_adapter.emit.retry_wait import BackoffWait
+from flux_adapter.emit.ring import Ring
+from flux_adapter.emit.sink import (
     Follows,
     Heard,
     RejectedError,
@@ -74,7 +71,10 @@ from flux_adapter.sink import (
     TooLargeError,
     TransientError,
 )
-from flux_adapter.snapshot import own_view
+from flux_adapter.emit.snapshot import own_view
+from flux_adapter.informer.reconnect_backoff import ReconnectBackoff
+from flux_adapter.observe.heap import return_free_memory
+from flux_adapter.observe.metrics import Metrics
 from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, Resend, diff, split
 
 log = structlog.get_logger(__name__)

@@ -21,16 +21,16 @@ from typing import Any, TextIO
 
 import structlog
 
-from flux_adapter.config import Settings
-from flux_adapter.dry_run import DryRunSink
-from flux_adapter.health import HealthServer, Heartbeat
-from flux_adapter.http_sink import HttpSink
-from flux_adapter.kube import KubeApi, api_client
-from flux_adapter.leader import LeaderElector
-from flux_adapter.metrics import Metrics
-from flux_adapter.pipeline import Pipeline
-from flux_adapter.sink import Sink
-from flux_adapter.supervisor import SupervisedTasks, supervise
+from flux_adapter.election.elector import LeaderElector
+from flux_adapter.emit.dry_run import DryRunSink
+from flux_adapter.emit.http_sink import HttpSink
+from flux_adapter.emit.sink import Sink
+from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.observe.metrics import Metrics
+from flux_adapter.runtime.health import HealthServer, Heartbeat
+from flux_adapter.runtime.pipeline import Pipeline
+from flux_adapter.runtime.settings import Settings
+from flux_adapter.runtime.supervisor import SupervisedTasks, supervise
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from flux_adapter.redact import MASK, redact_text
+from flux_adapter.observe.redact import MASK, redact_text
 
 _SECRET_KEYS = re.compile(r"token|password|secret|authorization|credential", re.IGNORECASE)
 

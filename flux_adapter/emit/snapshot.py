@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from flux_adapter.sink import Snapshot
+from flux_adapter.emit.sink import Snapshot
 from mapper import FlowNode, GraphState, Relationship, RelPair
 
 

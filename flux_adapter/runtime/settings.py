@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
-from flux_adapter.durations import DurationError, parse_duration
-from flux_adapter.token_file import TokenFile, TokenFileError
+from flux_adapter.emit.ca_bundle import CaBundleError, load_ca_bundle
+from flux_adapter.emit.token_file import TokenFile, TokenFileError
+from flux_adapter.observe.durations import DurationError, parse_duration
 
 EXIT_CONFIG = 2
 

@@ -28,11 +28,11 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import aiohttp
 
 from flux_adapter import __version__
-from flux_adapter.ca_bundle import CaBundleError, load_ca_bundle
-from flux_adapter.redact import redact_url
-from flux_adapter.sink import Heard, RejectedError, Snapshot, TooLargeError, TransientError
-from flux_adapter.sse import EventReader
-from flux_adapter.token_file import TokenFile, TokenFileError
+from flux_adapter.emit.ca_bundle import CaBundleError, load_ca_bundle
+from flux_adapter.emit.sink import Heard, RejectedError, Snapshot, TooLargeError, TransientError
+from flux_adapter.emit.sse import EventReader
+from flux_adapter.emit.token_file import TokenFile, TokenFileError
+from flux_adapter.observe.redact import redact_url
 from mapper import Batch
 
 BODY_LOG_LIMIT = 2048

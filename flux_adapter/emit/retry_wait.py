@@ -14,7 +14,7 @@ from __future__ import annotations
 from tenacity import RetryCallState
 from tenacity.wait import wait_base, wait_random_exponential
 
-from flux_adapter.sink import TransientError
+from flux_adapter.emit.sink import TransientError
 
 RETRY_AFTER_LIMIT = 300.0
 

@@ -24,8 +24,7 @@ from typing import Any
 
 import structlog
 
-from flux_adapter.kube import TRANSIENT_ERRORS, KubeApi
-from flux_adapter.lease import (
+from flux_adapter.election.lease import (
     LeaseRecord,
     MalformedLeaseError,
     claim,
@@ -34,7 +33,8 @@ from flux_adapter.lease import (
     read_record,
     released,
 )
-from flux_adapter.metrics import Metrics
+from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
+from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

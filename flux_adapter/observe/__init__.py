@@ -1,0 +1,1 @@
+"""What every stage uses: metrics, structured logs, redaction, durations, the heap trim."""
