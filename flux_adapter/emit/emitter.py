@@ -72,7 +72,7 @@ from flux_adapter.emit.sink import (
     TransientError,
 )
 from flux_adapter.emit.snapshot import own_view
-from flux_adapter.informer.reconnect_backoff import ReconnectBackoff
+from flux_adapter.observe.backoff import ReconnectBackoff
 from flux_adapter.observe.heap import return_free_memory
 from flux_adapter.observe.metrics import Metrics
 from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys, Resend, diff, split

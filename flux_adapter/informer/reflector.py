@@ -28,12 +28,12 @@ import aiohttp
 import structlog
 
 from flux_adapter.informer.lines import LineReader, LineTooLongError
-from flux_adapter.informer.reconnect_backoff import ReconnectBackoff
 from flux_adapter.informer.store import Relist, Store
 from flux_adapter.informer.watch_event import WatchEvent, parse_event
 from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
 from flux_adapter.kube.errors import ApiError, ProtocolError, error_from_body, status_fields
 from flux_adapter.kube.resources import Resource
+from flux_adapter.observe.backoff import ReconnectBackoff
 from flux_adapter.observe.heap import return_free_memory
 from flux_adapter.observe.metrics import Metrics
 

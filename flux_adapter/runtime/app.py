@@ -25,7 +25,8 @@ from flux_adapter.election.elector import LeaderElector
 from flux_adapter.emit.dry_run import DryRunSink
 from flux_adapter.emit.http_sink import HttpSink
 from flux_adapter.emit.sink import Sink
-from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.kube.client import KubeApi
+from flux_adapter.kube.connect import api_client
 from flux_adapter.observe.metrics import Metrics
 from flux_adapter.runtime.health import HealthServer, Heartbeat
 from flux_adapter.runtime.pipeline import Pipeline

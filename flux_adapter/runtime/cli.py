@@ -12,7 +12,8 @@ import structlog
 from flux_adapter import __version__
 from flux_adapter.observe.logs import configure_logging
 from flux_adapter.observe.redact import redact_text
-from flux_adapter.runtime.settings import EXIT_CONFIG, ConfigError, Settings, load_settings
+from flux_adapter.runtime.settings import Settings
+from flux_adapter.runtime.settings_check import EXIT_CONFIG, ConfigError, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import pytest
 
 from flux_adapter.informer.reflector import Watcher
 from flux_adapter.informer.store import Store
-from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.kube.client import KubeApi
+from flux_adapter.kube.connect import api_client
 from flux_adapter.kube.resources import HELM_RELEASES, Resource
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph

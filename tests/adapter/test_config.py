@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.runtime.settings import ConfigError, ListenAddr, load_settings, parse_listen_addr
+from flux_adapter.runtime.settings import ListenAddr, parse_listen_addr
+from flux_adapter.runtime.settings_check import ConfigError, load_settings
 
 REQUIRED = {
     "FLOW_SERVER_URL": "http://flow:8080",

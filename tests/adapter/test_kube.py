@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from flux_adapter.kube.client import CredentialsError, api_client
+from flux_adapter.kube.client import CredentialsError
+from flux_adapter.kube.connect import api_client
 from flux_adapter.kube.resources import HELM_RELEASES
 from flux_adapter.kube.source import KubeConfigError
 from tests.adapter.conftest import write_kubeconfig

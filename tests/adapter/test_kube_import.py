@@ -31,7 +31,7 @@ def test_the_adapters_client_loads_no_generated_model_or_api_module() -> None:
     loaded = run_fresh(
         """
         import json, sys
-        import flux_adapter.kube.client
+        import flux_adapter.kube.connect
         names = [m for m in sys.modules if m.startswith("kubernetes_asyncio")]
         print(json.dumps({
             "models": [m for m in names if m.startswith("kubernetes_asyncio.client.models.")],
@@ -50,7 +50,7 @@ def test_a_generated_name_still_resolves_on_first_use() -> None:
     loaded = run_fresh(
         """
         import json, sys
-        import flux_adapter.kube.client
+        import flux_adapter.kube.connect
         from kubernetes_asyncio.client import V1Lease, CoordinationV1Api
         from kubernetes_asyncio import client
         print(json.dumps({

@@ -12,7 +12,8 @@ import pytest
 import structlog.testing
 
 from flux_adapter.election.elector import LeaderElector
-from flux_adapter.kube.client import KubeApi, api_client
+from flux_adapter.kube.client import KubeApi
+from flux_adapter.kube.connect import api_client
 from flux_adapter.observe.metrics import Metrics
 from tests.adapter.conftest import write_kubeconfig
 from tests.adapter.support import eventually

@@ -11,7 +11,8 @@ import pytest
 from flux_adapter.observe.durations import parse_duration
 from flux_adapter.observe.metrics import Metrics
 from flux_adapter.runtime.health import HealthServer
-from flux_adapter.runtime.settings import Settings, load_settings, parse_listen_addr
+from flux_adapter.runtime.settings import Settings, parse_listen_addr
+from flux_adapter.runtime.settings_check import load_settings
 from tests.chart.rendering import (
     NAMESPACE,
     Manifest,

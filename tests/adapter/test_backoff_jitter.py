@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from flux_adapter.informer.reconnect_backoff import ReconnectBackoff
+from flux_adapter.observe.backoff import ReconnectBackoff
 
 
 class Clock:
