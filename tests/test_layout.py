@@ -13,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("flux_adapter", "mapper")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+MODULE_LINE_LIMIT = 300
 
 
 def modules() -> list[Path]:
@@ -67,6 +68,11 @@ def test_a_deliberate_violation_breaks_the_contracts(
     assert done.returncode != 0
     assert "BROKEN" in done.stdout
     assert broken in done.stdout
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_no_module_is_over_300_lines(path: Path) -> None:
+    assert len(path.read_text().splitlines()) <= MODULE_LINE_LIMIT
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(REPO)))

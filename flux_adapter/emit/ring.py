@@ -7,9 +7,7 @@ numbers, and a key vanishes from the snapshot when the envelope that last
 upserted it falls out. With the flow's newest number at `latest`, the
 envelope numbered `seq` is held while `seq > latest - capacity`, so the
 flow can accept `seq + capacity - 1 - latest` more envelopes, from anyone,
-before it is evicted: its *room*. (This reads "the last `capacity`
-numbers" strictly; where "passes `s + capacity`" could allow one envelope
-more, the arithmetic takes the earlier eviction.)
+before it is evicted: its *room* (the stricter reading of the contract).
 
 A key is re-upserted when its room falls to the *margin*, a quarter of the
 ring: the traffic that can arrive unseen between the adapter's last look at
@@ -17,8 +15,7 @@ the numbers and its re-upsert being numbered must stay below it. A refresh
 also takes every key that would fall due within the *horizon* (half the
 rest of the ring), so keys travel together in few envelopes.
 
-Pure: no I/O and no clock. Times are passed in (seconds, monotonic); the
-emitter owns the I/O and feeds in the numbers it hears.
+Pure: no I/O and no clock; times are passed in (seconds, monotonic).
 """
 
 from __future__ import annotations

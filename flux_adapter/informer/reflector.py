@@ -18,23 +18,23 @@ answers with errors is asked again on a backoff that grows to
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import aiohttp
 import structlog
 
+from flux_adapter.informer.failures import FailurePolicy
 from flux_adapter.informer.lines import LineReader, LineTooLongError
-from flux_adapter.informer.store import Relist, Store
+from flux_adapter.informer.listing import Listing
+from flux_adapter.informer.store import Store
 from flux_adapter.informer.watch_event import WatchEvent, parse_event
 from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
 from flux_adapter.kube.errors import ApiError, ProtocolError, error_from_body, status_fields
 from flux_adapter.kube.resources import Resource
 from flux_adapter.observe.backoff import ReconnectBackoff
-from flux_adapter.observe.heap import return_free_memory
 from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -50,7 +50,7 @@ UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
 """Failures in which the API server said nothing more: down, unreachable, cut off or silent."""
 
 
-class Watcher:
+class Watcher(Listing, FailurePolicy):
     """Keeps one resource of the store equal to the cluster, until cancelled.
 
     Failure policy, chosen deliberately: every failure of the conversation
@@ -177,62 +177,6 @@ class Watcher:
             )
             return delay
 
-    def _api_failed(self, err: ApiError) -> float:
-        fields = {
-            "verb": err.verb,
-            "status": err.status,
-            "reason": err.reason,
-            "message": err.message,
-        }
-        if err.expired:
-            fresh = self._fresh_list
-            self._version = None
-            self._relist_reason = "expired"
-            if err.verb == "watch":
-                self._metrics.watch_restarts.labels(
-                    resource=self.resource.kind, reason="expired"
-                ).inc()
-            # A version that expires right after a fresh LIST means the server
-            # keeps refusing what it just gave: wait, or this would be a hot loop.
-            delay = self._backoff.failure() if fresh else 0.0
-            log.info("resource_version_expired", **self._where, retry_in=round(delay, 3), **fields)
-            return delay
-        if err.version_too_large:
-            # client-go's answer to a lagging server: a consistent LIST, not the same version.
-            self._version = None
-            self._relist_reason = "lagging"
-            delay = self._backoff.failure()
-            log.info(
-                "resource_version_too_large", **self._where, retry_in=round(delay, 3), **fields
-            )
-            return delay
-        if err.denied:
-            # A restarting API server answers 403 until it has loaded its RBAC:
-            # retried on the ordinary backoff, so that passes within seconds.
-            delay = self._backoff.failure()
-            log.error(
-                "rbac_denied",
-                **self._where,
-                group=self.resource.group,
-                plural=self.resource.plural,
-                missing=f"{err.verb} {self.resource.name}",
-                retry_in=round(delay, 3),
-                **fields,
-            )
-            return delay
-        delay = self._backoff.failure()
-        if err.not_found:
-            # The CRD is missing; whatever comes back after it is a new set of
-            # objects, so list afresh. The store is kept meanwhile: a restarting
-            # API server answers 404 for custom resources until it has loaded
-            # their CRDs, and emptying the canvas for that would be a lie.
-            self._version = None
-            self._relist_reason = "error"
-            log.warning("resource_not_found", **self._where, retry_in=round(delay, 3), **fields)
-            return delay
-        log.warning("kube_api_error", **self._where, retry_in=round(delay, 3), **fields)
-        return delay
-
     async def _request(self, verb: str, params: Mapping[str, str]) -> aiohttp.ClientResponse:
         """Send one LIST or WATCH and return the open response once its status is 200.
 
@@ -267,73 +211,6 @@ class Watcher:
             resource=self.resource.name,
             namespace=self.namespace,
         )
-
-    async def _list(self) -> None:
-        relist = self._store.relist(self.resource.kind)
-        token: str | None = None
-        restarted = False
-        pages = 0
-        while True:
-            params = {"limit": str(self.page_limit)}
-            if token is not None:
-                params["continue"] = token
-            try:
-                items, version, token = await self._page(params)
-            except ApiError as err:
-                if not (err.expired and token is not None and not restarted):
-                    raise
-                # The continue token outlived the server's snapshot: a consistent
-                # list can only start over.
-                log.info("list_continue_expired", **self._where, pages=pages)
-                relist = self._store.relist(self.resource.kind)
-                token, restarted, pages = None, True, 0
-                continue
-            pages += 1
-            for item in items:
-                relist.add(item)
-            if token is None:
-                break
-        self._commit(relist, version, pages)
-
-    def _commit(self, relist: Relist, version: str, pages: int) -> None:
-        relist.commit()
-        return_free_memory()
-        self._metrics.relists.labels(resource=self.resource.kind, reason=self._relist_reason).inc()
-        log.info(
-            "listed",
-            **self._where,
-            reason=self._relist_reason,
-            resource_version=version,
-            objects=self._store.count(self.resource.kind),
-            pages=pages,
-        )
-        self._version = version
-        self._fresh_list = True
-        self._trouble = None
-
-    async def _page(self, params: Mapping[str, str]) -> tuple[list[Any], str, str | None]:
-        """(items, list resourceVersion, continue token or None) of one LIST page."""
-        response = await self._request("list", params)
-        try:
-            async with asyncio.timeout(self.request_timeout):
-                body = await response.read()
-        finally:
-            response.release()
-        try:
-            decoded = response_json(body)
-            meta = decoded.get("metadata")
-            items = decoded.get("items")
-            if not isinstance(meta, Mapping) or not isinstance(items, list):
-                raise ValueError("no metadata or items")
-            version = meta.get("resourceVersion")
-            token = meta.get("continue") or None
-            if not isinstance(version, str) or not version:
-                raise ValueError("no metadata.resourceVersion")
-            if token is not None and not isinstance(token, str):
-                raise ValueError("metadata.continue is not a string")
-        except ValueError as err:
-            raise ProtocolError("list", self.resource.name, str(err), body) from err
-        return items, version, token
 
     async def _watch(self, version: str) -> float:
         low, high = self.server_timeout
@@ -409,10 +286,3 @@ class Watcher:
         # The watch delivers: whatever failed before has passed.
         self._fresh_list = False
         self._backoff.reset()
-
-
-def response_json(body: bytes) -> Mapping[str, Any]:
-    decoded = json.loads(body)
-    if not isinstance(decoded, Mapping):
-        raise ValueError("the body is not a JSON object")
-    return decoded

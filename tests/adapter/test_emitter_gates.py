@@ -7,7 +7,7 @@ import time
 
 from structlog.testing import capture_logs
 
-from flux_adapter.emit.emitter import MIN_REQUEST_SECONDS
+from flux_adapter.emit.emitter_state import MIN_REQUEST_SECONDS
 from tests.adapter.conftest import MakeRig
 from tests.adapter.objects import PROGRESSING
 from tests.adapter.rig import REGION
