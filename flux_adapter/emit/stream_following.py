@@ -48,8 +48,7 @@ class StreamFollowing(EmitterState):
         already have passed means it lost the flow.
         """
         sink = self._sink
-        ring = self._ring
-        if not isinstance(sink, Follows) or ring is None:
+        if not isinstance(sink, Follows) or self._ring is None:
             return
         backoff = ReconnectBackoff(
             initial=self._backoff_start, cap=max(self._backoff_start, self._backoff_cap)
@@ -59,39 +58,10 @@ class StreamFollowing(EmitterState):
             if not self._may_post():
                 await asyncio.sleep(FENCED_POLL)
                 continue
-            epoch, mark = ring.numbers.epoch, ring.numbers.latest
-            reason = "closed"
-            try:
-                async with contextlib.aclosing(sink.follow()) as stream:
-                    previous: int | None = None
-                    deadline = self._post_timeout
-                    while True:
-                        async with asyncio.timeout(deadline):
-                            heard = await anext(stream)
-                        deadline = STREAM_SILENCE
-                        if not self._following:
-                            self._set_following(True)
-                            backoff.reset()
-                            last_reason = ""
-                            log.info("stream_following", seq=heard.seq)
-                        if heard.seq is not None and heard.event != "heartbeat":
-                            if previous is None:
-                                at_least = mark if ring.numbers.epoch == epoch else 0
-                            else:
-                                at_least = previous
-                            previous = heard.seq
-                            self._heard(heard, at_least)
-                        if not self._may_post():
-                            reason = "fenced"
-                            break
-            except StopAsyncIteration:
-                reason = "closed"
-            except TimeoutError:
-                reason = "silent"
-            except SinkError as err:
-                reason = f"failed: {err}"
-            finally:
-                self._set_following(False)
+            reason, followed = await self._follow_once(sink)
+            if followed:
+                backoff.reset()
+                last_reason = ""
             if reason == "fenced":
                 continue
             delay = backoff.failure()
@@ -100,6 +70,43 @@ class StreamFollowing(EmitterState):
             report("stream_reopening", reason=reason, retry_in=round(delay, 3))
             last_reason = reason
             await asyncio.sleep(delay)
+
+    async def _follow_once(self, sink: Follows) -> tuple[str, bool]:
+        """One connection to the stream: why it ended, and whether it delivered anything."""
+        ring = self._ring
+        if ring is None:
+            return "closed", False
+        epoch, mark = ring.numbers.epoch, ring.numbers.latest
+        followed = False
+        try:
+            async with contextlib.aclosing(sink.follow()) as stream:
+                previous: int | None = None
+                deadline = self._post_timeout
+                while True:
+                    async with asyncio.timeout(deadline):
+                        heard = await anext(stream)
+                    deadline = STREAM_SILENCE
+                    if not self._following:
+                        self._set_following(True)
+                        followed = True
+                        log.info("stream_following", seq=heard.seq)
+                    if heard.seq is not None and heard.event != "heartbeat":
+                        if previous is None:
+                            at_least = mark if ring.numbers.epoch == epoch else 0
+                        else:
+                            at_least = previous
+                        previous = heard.seq
+                        self._heard(heard, at_least)
+                    if not self._may_post():
+                        return "fenced", followed
+        except StopAsyncIteration:
+            return "closed", followed
+        except TimeoutError:
+            return "silent", followed
+        except SinkError as err:
+            return f"failed: {err}", followed
+        finally:
+            self._set_following(False)
 
     def _heard(self, heard: Heard, at_least: int) -> None:
         ring = self._ring

@@ -150,6 +150,43 @@ class Adapter:
             self.metrics.nodes_held.set(0)
             log.info("caches_dropped", reason="lease lost")
 
+    async def _supervise(
+        self,
+        group: asyncio.TaskGroup,
+        api: KubeApi,
+        elector: LeaderElector | None,
+        heartbeat: Heartbeat,
+        tasks: SupervisedTasks,
+    ) -> None:
+        """Start every loop in `group`, wait for a stop, and stop them in the order that loses
+        nothing: stop watching, flush, release the Lease, then the rest.
+        """
+        side = [group.create_task(heartbeat.run(), name="heartbeat")]
+        if api.execs:
+            side.append(
+                group.create_task(
+                    supervise("kube-credentials", api.keep_credentials_fresh, tasks=tasks),
+                    name="kube-credentials",
+                )
+            )
+        if elector is None:
+            work = group.create_task(self._lead(api, tasks), name="pipeline")
+            electing = None
+        else:
+            work = group.create_task(self._follow(elector, api, tasks), name="follow")
+            electing = group.create_task(
+                supervise("elector", elector.run, tasks=tasks), name="elector"
+            )
+        await self.stopping.wait()
+        pipeline = self.pipeline
+        if pipeline is not None:
+            await pipeline.stop()
+        await _cancel([work])
+        if electing is not None and elector is not None:
+            await _cancel([electing])
+            await elector.release()
+        await _cancel(side)
+
     async def _run(self, api: KubeApi) -> int:
         s = self.settings
         elector = self._elector(api) if s.leader_election and not self.dry_run else None
@@ -188,31 +225,7 @@ class Adapter:
         )
         try:
             async with asyncio.TaskGroup() as group:
-                side = [group.create_task(heartbeat.run(), name="heartbeat")]
-                if api.execs:
-                    side.append(
-                        group.create_task(
-                            supervise("kube-credentials", api.keep_credentials_fresh, tasks=tasks),
-                            name="kube-credentials",
-                        )
-                    )
-                if elector is None:
-                    work = group.create_task(self._lead(api, tasks), name="pipeline")
-                    electing = None
-                else:
-                    work = group.create_task(self._follow(elector, api, tasks), name="follow")
-                    electing = group.create_task(
-                        supervise("elector", elector.run, tasks=tasks), name="elector"
-                    )
-                await self.stopping.wait()
-                pipeline = self.pipeline
-                if pipeline is not None:
-                    await pipeline.stop()
-                await _cancel([work])
-                if electing is not None and elector is not None:
-                    await _cancel([electing])
-                    await elector.release()
-                await _cancel(side)
+                await self._supervise(group, api, elector, heartbeat, tasks)
         except* Exception as group_failure:
             for failure in group_failure.exceptions:
                 log.error("adapter_failed", error=repr(failure))

@@ -170,27 +170,31 @@ def problem(envelope: object) -> str | None:
     return None
 
 
+def _apply(envelope: Json, nodes: dict[str, Json], rels: dict[tuple[str, str, str], Json]) -> None:
+    """Fold one list envelope into the snapshot's nodes and relationships."""
+    kind = envelope["type"]
+    if kind == "upsert-nodes":
+        nodes.update((node["id"], node) for node in envelope["nodes"])
+    elif kind == "upsert-rels":
+        rels.update((_rel_key(rel), rel) for rel in envelope["relationships"])
+    elif kind == "delete-rels":
+        for pair in envelope["pairs"]:
+            rels.pop(_rel_key(pair), None)
+    elif kind == "delete-nodes":
+        for node_id in envelope["ids"]:
+            nodes.pop(node_id, None)
+
+
 def fold(envelopes: Iterable[Json]) -> Json:
     """The snapshot envelope for a ring: later envelopes win, lists omitted when empty."""
     nodes: dict[str, Json] = {}
     rels: dict[tuple[str, str, str], Json] = {}
     flow: Json | None = None
     for envelope in envelopes:
-        kind = envelope["type"]
-        if kind == "upsert-nodes":
-            for node in envelope["nodes"]:
-                nodes[node["id"]] = node
-        elif kind == "upsert-rels":
-            for rel in envelope["relationships"]:
-                rels[_rel_key(rel)] = rel
-        elif kind == "delete-rels":
-            for pair in envelope["pairs"]:
-                rels.pop(_rel_key(pair), None)
-        elif kind == "delete-nodes":
-            for node_id in envelope["ids"]:
-                nodes.pop(node_id, None)
-        elif kind == "upsert-flow":
+        if envelope["type"] == "upsert-flow":
             flow = envelope["flow"]
+        else:
+            _apply(envelope, nodes, rels)
     snapshot: Json = {"type": "snapshot"}
     if flow is not None:
         snapshot["flow"] = flow
