@@ -29,9 +29,9 @@ from flux_adapter.emit.emitter import Emitter
 from flux_adapter.emit.http_sink import HttpSink
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Keys
-from tests.adapter.objects import NAMESPACE, PROGRESSING, SUCCEEDED, helm_release
-from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer
+from tests.support import eventually
+from tests.support.objects import NAMESPACE, PROGRESSING, SUCCEEDED, helm_release
 
 REGION = "bench-1"
 FLOW_ID = "bench"

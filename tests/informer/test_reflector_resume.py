@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
-from tests.adapter.conftest import Harness
-from tests.adapter.support import eventually, node, release
+from tests.conftest import Harness
+from tests.support import eventually, node, release
 
 
 async def synced_and_watching(harness: Harness) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import aiohttp
 from structlog.testing import capture_logs
 
-from tests.adapter.conftest import MakeRig, MakeServer
-from tests.adapter.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED
-from tests.adapter.rig import FLOW_ID, REGION, Rig
-from tests.adapter.support import eventually
+from tests.conftest import MakeRig, MakeServer
 from tests.fakes.flow_server import FlowServer
+from tests.support import eventually
+from tests.support.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED
+from tests.support.rig import FLOW_ID, REGION, Rig
 
 KEYCLOAK_DEPS = ("bp-cnpg", "bp-cert-manager", "bp-external-secrets")
 

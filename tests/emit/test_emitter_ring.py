@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 
 from flux_adapter.emit.ring import horizon, margin
-from tests.adapter.conftest import MakeRig, MakeServer
-from tests.adapter.objects import PROGRESSING
-from tests.adapter.rig import FAST, FLOW_ID, REGION, Rig
-from tests.adapter.support import eventually
+from tests.conftest import MakeRig, MakeServer
 from tests.fakes.flow_server import FlowServer, Json
+from tests.support import eventually
+from tests.support.objects import PROGRESSING
+from tests.support.rig import FAST, FLOW_ID, REGION, Rig
 
 RING = 32
 KIT_NODES = 31

@@ -5,8 +5,8 @@ from __future__ import annotations
 import structlog
 
 from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
-from tests.adapter.conftest import Harness
-from tests.adapter.support import (
+from tests.conftest import Harness
+from tests.support import (
     bootstrap_kit,
     eventually,
     node,

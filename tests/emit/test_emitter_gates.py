@@ -8,11 +8,11 @@ import time
 from structlog.testing import capture_logs
 
 from flux_adapter.emit.emitter_state import MIN_REQUEST_SECONDS
-from tests.adapter.conftest import MakeRig
-from tests.adapter.objects import PROGRESSING
-from tests.adapter.rig import REGION
-from tests.adapter.support import eventually
+from tests.conftest import MakeRig
 from tests.fakes.flow_server import FlowServer
+from tests.support import eventually
+from tests.support.objects import PROGRESSING
+from tests.support.rig import REGION
 
 
 async def test_only_the_region_node_is_sent_before_ready(make_rig: MakeRig) -> None:

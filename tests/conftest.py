@@ -17,10 +17,10 @@ from flux_adapter.kube.connect import api_client
 from flux_adapter.kube.resources import HELM_RELEASES, Resource
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
-from tests.adapter.rig import Rig
-from tests.adapter.support import REGION, RecordingSink
 from tests.fakes.flow_server import FlowServer
 from tests.fakes.kube_api import FakeKubeApi
+from tests.support import REGION, RecordingSink
+from tests.support.rig import Rig
 
 FAST: dict[str, Any] = {
     "backoff_initial": 0.01,

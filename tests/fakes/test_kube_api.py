@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 
 from flux_adapter.kube.resources import HELM_RELEASES
-from tests.adapter.support import release
 from tests.fakes.kube_api import FakeKubeApi
+from tests.support import release
 
 RELEASES = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases"
 

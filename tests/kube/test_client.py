@@ -22,7 +22,7 @@ from flux_adapter.kube.client import CredentialsError
 from flux_adapter.kube.connect import api_client
 from flux_adapter.kube.resources import HELM_RELEASES
 from flux_adapter.kube.source import KubeConfigError
-from tests.adapter.conftest import write_kubeconfig
+from tests.conftest import write_kubeconfig
 from tests.fakes.kube_api import FakeKubeApi
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.adapter.conftest import MakeServer
+from tests.conftest import MakeServer
 from tests.fakes.flow_server import FlowServer
 
 FLOW = "demo"

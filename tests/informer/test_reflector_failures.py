@@ -14,8 +14,8 @@ from flux_adapter.informer.reflector import Watcher
 from flux_adapter.informer.store import Store
 from flux_adapter.kube.resources import HELM_RELEASES
 from mapper import Keys
-from tests.adapter.conftest import FAST, Harness
-from tests.adapter.support import eventually, node, release
+from tests.conftest import FAST, Harness
+from tests.support import eventually, node, release
 
 
 class RecordedSleeps:

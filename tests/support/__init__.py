@@ -1,4 +1,4 @@
-"""Helpers for the watch tests: a recording change sink, waiting without sleeps, objects."""
+"""Shared helpers for the tests: a recording change sink, waiting without sleeps, objects."""
 
 from __future__ import annotations
 

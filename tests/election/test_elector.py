@@ -15,10 +15,10 @@ from flux_adapter.election.elector import LeaderElector
 from flux_adapter.kube.client import KubeApi
 from flux_adapter.kube.connect import api_client
 from flux_adapter.observe.metrics import Metrics
-from tests.adapter.conftest import write_kubeconfig
-from tests.adapter.support import eventually
+from tests.conftest import write_kubeconfig
 from tests.fakes.kube_api import FakeKubeApi
 from tests.fakes.leases import FakeLeases
+from tests.support import eventually
 
 NS = "flux-system"
 LEASE = "flux-adapter"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from tests.adapter.conftest import MakeRig
-from tests.adapter.objects import PROGRESSING
-from tests.adapter.support import eventually
+from tests.conftest import MakeRig
 from tests.fakes.flow_server import FlowServer
+from tests.support import eventually
+from tests.support.objects import PROGRESSING
 
 TOKEN = "s3cr3t-flow-token-9f8e7d6c5b4a"
 

@@ -18,7 +18,7 @@ import pytest
 from flux_adapter.informer.store import Store
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Kind, Status
-from tests.adapter.support import REGION, RecordingSink, node
+from tests.support import REGION, RecordingSink, node
 
 Obj = dict[str, Any]
 

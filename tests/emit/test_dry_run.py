@@ -10,9 +10,9 @@ from flux_adapter.emit.dry_run import DryRunSink
 from flux_adapter.emit.emitter import Emitter
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
-from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, UPGRADE_FAILED, helm_release
-from tests.adapter.rig import FLOW_ID, REGION
-from tests.adapter.support import eventually
+from tests.support import eventually
+from tests.support.objects import BOOTSTRAP_KIT, NAMESPACE, UPGRADE_FAILED, helm_release
+from tests.support.rig import FLOW_ID, REGION
 
 
 async def test_dry_run_prints_the_graph_once_then_only_changes() -> None:

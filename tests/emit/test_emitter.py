@@ -7,10 +7,10 @@ import asyncio
 from flux_adapter.emit.http_sink import HttpSink
 from flux_adapter.emit.sink import Snapshot
 from mapper import MAX_ENVELOPE_BYTES, Batch
-from tests.adapter.conftest import MakeRig
-from tests.adapter.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED
-from tests.adapter.rig import FLOW_ID, REGION, Rig
+from tests.conftest import MakeRig
 from tests.fakes.flow_server import FlowServer
+from tests.support.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED
+from tests.support.rig import FLOW_ID, REGION, Rig
 
 
 def node_ids(envelope: dict[str, object]) -> list[str]:

@@ -21,11 +21,11 @@ import structlog.testing
 from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
 from flux_adapter.runtime.app import Adapter
 from flux_adapter.runtime.settings import Settings
-from tests.adapter.conftest import write_kubeconfig
-from tests.adapter.support import eventually, release
+from tests.conftest import write_kubeconfig
 from tests.fakes.flow_server import FlowServer
 from tests.fakes.kube_api import FakeKubeApi
 from tests.fakes.leases import FakeLeases
+from tests.support import eventually, release
 
 REGION = "eu-1"
 FLOW = "flow-1"

@@ -8,11 +8,11 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
-from tests.adapter.conftest import MakeRig
-from tests.adapter.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED, Condition
-from tests.adapter.rig import FLOW_ID, Rig
-from tests.adapter.support import eventually
+from tests.conftest import MakeRig
 from tests.fakes.flow_server import FlowServer
+from tests.support import eventually
+from tests.support.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED, Condition
+from tests.support.rig import FLOW_ID, Rig
 
 INGRESS_LIMIT = 64 * 1024
 REJECTED_NODES = {"type": "upsert-nodes", "outcome": "rejected"}

@@ -21,9 +21,9 @@ from flux_adapter.emit.http_sink import HttpSink
 from flux_adapter.emit.sink import Sink
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, GraphState, diff
-from tests.adapter.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
-from tests.adapter.support import eventually
 from tests.fakes.flow_server import FlowServer, Json
+from tests.support import eventually
+from tests.support.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
 
 REGION = "eu-central-1"
 FLOW_ID = "bootstrap"

@@ -9,7 +9,7 @@ import structlog
 from flux_adapter.informer.store import Store
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
-from tests.adapter.support import (
+from tests.support import (
     REGION,
     RecordingSink,
     node,

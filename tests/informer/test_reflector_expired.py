@@ -8,9 +8,9 @@ import pytest
 import structlog
 
 from flux_adapter.kube.resources import HELM_RELEASES
-from tests.adapter.conftest import Harness
-from tests.adapter.support import eventually, node, release
+from tests.conftest import Harness
 from tests.fakes.kube_api import ExpiredAs
+from tests.support import eventually, node, release
 
 
 @pytest.mark.parametrize("expired_as", ["status", "event"])

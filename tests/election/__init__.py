@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.election`, one behaviour a test."""

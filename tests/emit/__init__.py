@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.emit`, one behaviour a test."""

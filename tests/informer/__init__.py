@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.informer`, one behaviour a test."""

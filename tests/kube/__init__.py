@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.kube`, one behaviour a test."""

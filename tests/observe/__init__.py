@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.observe`, one behaviour a test."""

@@ -1,0 +1,1 @@
+"""Tests of `flux_adapter.runtime`, one behaviour a test."""
