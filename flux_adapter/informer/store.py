@@ -20,12 +20,14 @@ from typing import Any, Protocol
 
 import structlog
 
+from flux_adapter.kube.resources import WATCHED
 from flux_adapter.observe.metrics import Metrics
 from mapper import Applied, Collision, Graph, Keys, Kind, ObjectKey, Unmappable, slim
 
 log = structlog.get_logger(__name__)
 
-KINDS: tuple[Kind, ...] = ("HelmRelease", "HelmChart")
+KINDS: tuple[Kind, ...] = tuple(resource.kind for resource in WATCHED)
+"""The kinds the store holds: exactly those the reflectors watch (`kube.resources.WATCHED`)."""
 
 
 class ChangeSink(Protocol):
