@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +29,7 @@ from aiohttp import web
 
 from bench.holes import Holes
 from localcluster.apiserver import free_ports
-from tests.fakes.flow_server import FlowServer, Json
+from tests.fakes.flow_server import FlowServer, Json, serve_until_signalled
 
 
 class RingStandIn(FlowServer):
@@ -90,17 +89,8 @@ class RingStandIn(FlowServer):
 
 
 async def serve(host: str, port: int, ring_size: int, region: str) -> None:
-    server = RingStandIn(region=region, ring_size=ring_size, host=host, port=port)
-    await server.start()
-    print(f"listening {server.url}", flush=True)
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        await server.close()
+    stand_in = RingStandIn(region=region, ring_size=ring_size, host=host, port=port)
+    await serve_until_signalled(stand_in)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -568,7 +568,11 @@ class FlowServer:
 
 
 async def serve(host: str, port: int, ring_size: int) -> None:
-    server = FlowServer(ring_size=ring_size, host=host, port=port)
+    await serve_until_signalled(FlowServer(ring_size=ring_size, host=host, port=port))
+
+
+async def serve_until_signalled(server: FlowServer) -> None:
+    """Listen, say where on stdout, and serve until SIGINT or SIGTERM."""
     await server.start()
     print(f"listening {server.url}", flush=True)
     stopped = asyncio.Event()
