@@ -117,7 +117,8 @@ def read_documents(source: Source) -> list[tuple[Path, Mapping[str, Any]]]:
             raise KubeConfigError(source.name, f"{path} is not a kubeconfig mapping")
         documents.append((path, loaded))
     if not documents:
-        raise KubeConfigError(source.name, "none of the files exist")
+        missing = "the file does not exist" if len(source.paths) == 1 else "none of the files exist"
+        raise KubeConfigError(source.name, missing)
     return documents
 
 
@@ -198,3 +199,30 @@ def context_namespace(documents: Sequence[tuple[Path, Mapping[str, Any]]], conte
     ctx = _named(documents, "contexts", context)
     namespace = ctx.get("namespace") if isinstance(ctx, Mapping) else None
     return namespace if isinstance(namespace, str) and namespace else "default"
+
+
+def vet_source(
+    flag: str | None,
+    environ: Mapping[str, str],
+    *,
+    service_account_dir: Path = SERVICE_ACCOUNT_DIR,
+    home: Path | None = None,
+) -> Source:
+    """Choose the credentials' source and vet it, reading files only: what `--check-config` checks.
+
+    Raises `KubeConfigError` for everything a run would refuse before loading.
+    """
+    source = choose_source(
+        flag,
+        environ,
+        in_cluster=in_cluster_available(environ, service_account_dir),
+        home=home,
+    )
+    if source.in_cluster:
+        return source
+    documents = read_documents(source)
+    context = first_current_context(documents)
+    if context is None:
+        raise KubeConfigError(source.name, "no current-context is set")
+    vet(source, documents, context)
+    return source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--kubeconfig",
         default=None,
-        help="kubeconfig file (default: in-cluster, else $KUBECONFIG, else ~/.kube/config)",
+        help="kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)",
     )
     return parser
 
@@ -51,10 +52,20 @@ def _effective(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from flux_adapter.kube.source import KubeConfigError, vet_source
+
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
         settings = load_settings(dry_run=args.dry_run)
     except ConfigError as err:
-        for line in err.lines:
+        problems.extend(err.lines)
+    try:
+        vet_source(args.kubeconfig, os.environ)
+    except KubeConfigError as err:
+        problems.append(str(err))
+    if problems or settings is None:
+        for line in problems:
             print(f"flux-adapter: config: {line}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check_config:
@@ -62,14 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     configure_logging(settings.log_level, settings.log_format)
     from flux_adapter.emit.http_sink import HttpSinkConfigError
-    from flux_adapter.kube.source import KubeConfigError
     from flux_adapter.runtime.app import Adapter
 
     adapter = Adapter(settings, dry_run=args.dry_run, kubeconfig=args.kubeconfig)
     try:
         return asyncio.run(adapter.run())
     except KubeConfigError as err:
-        structlog.get_logger(__name__).error("kubeconfig_unusable", error=str(err))
+        print(f"flux-adapter: config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     except HttpSinkConfigError as err:
         # load_settings checks the same things; this is the last guard against a traceback.

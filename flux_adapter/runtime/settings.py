@@ -9,6 +9,7 @@ variables, and the one line per problem, are in `settings_check.py`.
 from __future__ import annotations
 
 import math
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,10 @@ from flux_adapter.observe.durations import DurationError, parse_duration
 
 INT32_MAX = 2**31 - 1
 """The Lease's `spec.leaseDurationSeconds` is an int32 (coordination.k8s.io/v1)."""
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+"""A Kubernetes name part (RFC 1123 label): what the API server accepts for a namespace."""
+DNS_RULE = "lowercase letters, digits and '-', at most 63, starting and ending alphanumeric"
 
 MIN_RING_CAPACITY = 16
 """The smallest flow-server ring the adapter agrees to keep ahead of, in envelopes."""
@@ -157,7 +162,17 @@ class Settings(BaseSettings):
     @field_validator("namespace_filter")
     @classmethod
     def _namespace(cls, value: str) -> str:
-        return value.strip()
+        value = value.strip()
+        if value and not DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a namespace name (RFC 1123 label: {DNS_RULE})")
+        return value
+
+    @field_validator("lease_name")
+    @classmethod
+    def _lease_name(cls, value: str) -> str:
+        if len(value) > 253 or not all(DNS_LABEL.fullmatch(part) for part in value.split(".")):
+            raise ValueError(f"{value!r} is not a Lease name (RFC 1123 subdomain: {DNS_RULE})")
+        return value
 
     @field_validator("health_listen_addr")
     @classmethod
@@ -171,6 +186,13 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         return value.strip()
+
+    @field_validator("pod_namespace")
+    @classmethod
+    def _pod_namespace(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a namespace name (RFC 1123 label: {DNS_RULE})")
+        return value
 
     @field_validator("flow_server_token_file")
     @classmethod

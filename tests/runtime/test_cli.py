@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,14 @@ import pytest
 from flux_adapter import __version__
 
 CLEAN = {k: v for k, v in os.environ.items() if not k.startswith(("FLOW_", "REGION_", "LEASE_"))}
+KUBECONFIG = Path(tempfile.mkdtemp(prefix="flux-adapter-cli-")) / "kubeconfig"
+KUBECONFIG.write_text(
+    "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+    "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:9\n"
+    "users:\n- name: u\n  user:\n    token: t\n"
+    "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n"
+)
+"""A usable kubeconfig for a server that is not there: no test here reaches the network."""
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -21,7 +30,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
         check=False,
-        env=CLEAN | {"KUBECONFIG": "/nonexistent/kubeconfig"} | env,
+        env=CLEAN | {"KUBECONFIG": str(KUBECONFIG)} | env,
     )
 
 
@@ -122,8 +131,23 @@ def test_check_config_never_prints_the_token() -> None:
     assert "hunter2" not in done.stdout
 
 
-def test_unusable_kubeconfig_exits_2_with_a_clear_message() -> None:
-    done = run("--dry-run", FLOW_ID="f", REGION_KEY="eu", LOG_FORMAT="json")
+@pytest.mark.parametrize("mode", [(), ("--check-config",)], ids=["run", "check-config"])
+def test_unusable_kubeconfig_exits_2_with_a_clear_message(mode: tuple[str, ...]) -> None:
+    done = run(*mode, "--dry-run", FLOW_ID="f", REGION_KEY="eu", KUBECONFIG="/nonexistent/k")
     assert done.returncode == 2
-    assert "kubeconfig_unusable" in done.stderr
-    assert "/nonexistent/kubeconfig" in done.stderr
+    assert done.stderr.splitlines() == [
+        "flux-adapter: config: cannot configure the Kubernetes client from "
+        "KUBECONFIG=/nonexistent/k: the file does not exist"
+    ]
+
+
+def test_an_impersonating_kubeconfig_is_named_beside_the_bad_settings(tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(KUBECONFIG.read_text().replace("token: t", "token: t\n    as: admin"))
+    done = run("--check-config", REGION_KEY="eu", KUBECONFIG=str(config))
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert lines[0] == "flux-adapter: config: FLOW_SERVER_URL: required (or run with --dry-run)"
+    assert lines[1] == "flux-adapter: config: FLOW_ID: required"
+    assert "impersonates" in lines[2]
+    assert len(lines) == 3

@@ -328,3 +328,20 @@ def test_listen_addresses_parse(text: str, addr: ListenAddr) -> None:
 def test_bad_listen_addresses_are_refused(env: pytest.MonkeyPatch, text: str) -> None:
     env.setenv("HEALTH_LISTEN_ADDR", text)
     assert problems()[0].startswith("HEALTH_LISTEN_ADDR: ")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEASE_NAME", "Bad_Name"),
+        ("POD_NAMESPACE", "x/y"),
+        ("NAMESPACE_FILTER", "x/y"),
+        ("NAMESPACE_FILTER", "Flux-System"),
+    ],
+)
+def test_kubernetes_names_the_api_server_would_refuse_are_refused_up_front(
+    env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    env.setenv(variable, value)
+    [line] = problems()
+    assert line.startswith(f"{variable}: {value!r} is not a ")
