@@ -307,7 +307,8 @@ def test_flow_server_restarted_empty_is_restored_within_one_resync(scene: Scene)
     )
     wait_until(converges(scene, expected), "graph before the restart")
     scene.flow.restart()
-    assert scene.flow.snapshot(scene.flow_id) is None
+    # No check that the server is empty now: following the flow's stream, the
+    # adapter may already be re-sending (a lower first number means a lost flow).
     restarted = time.monotonic()
     wait_until(converges(scene, expected), "graph restored after the restart", timeout=30)
     assert time.monotonic() - restarted < 3 + 10
