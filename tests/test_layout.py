@@ -20,7 +20,7 @@ def modules() -> list[Path]:
     return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
 
 
-def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+def lint_imports(root: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"],
         cwd=root,
@@ -28,6 +28,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env=env,
     )
 
 
@@ -56,15 +57,7 @@ def test_a_deliberate_violation_breaks_the_contracts(
             shutil.copy(source, tmp_path / name)
     target = tmp_path / module
     target.write_text(target.read_text() + f"\n{statement}  # noqa\n")
-    done = subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
+    done = lint_imports(tmp_path, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert done.returncode != 0
     assert "BROKEN" in done.stdout
     assert broken in done.stdout

@@ -24,12 +24,10 @@ from flux_adapter.kube.source import (
     Source,
     choose_source,
     context_namespace,
-    first_current_context,
     in_cluster_available,
     prefer_token_file,
-    read_documents,
     uses_exec,
-    vet,
+    vetted_documents,
 )
 
 install()
@@ -58,11 +56,7 @@ async def _configured(
         namespace_file = service_account_dir / "namespace"
         namespace = namespace_file.read_text().strip() if namespace_file.is_file() else ""
         return configuration, namespace or "default", None, False
-    documents = read_documents(source)
-    context = first_current_context(documents)
-    if context is None:
-        raise KubeConfigError(source.name, "no current-context is set")
-    vet(source, documents, context)
+    documents, context = vetted_documents(source)
     merged = KubeConfigMerger(os.pathsep.join(str(path) for path, _ in documents)).config
     if merged is None:
         raise KubeConfigError(source.name, "none of the files could be merged")

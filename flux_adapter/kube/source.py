@@ -218,11 +218,20 @@ def vet_source(
         in_cluster=in_cluster_available(environ, service_account_dir),
         home=home,
     )
-    if source.in_cluster:
-        return source
+    if not source.in_cluster:
+        vetted_documents(source)
+    return source
+
+
+def vetted_documents(source: Source) -> tuple[list[tuple[Path, Mapping[str, Any]]], str]:
+    """The kubeconfig files of `source` and kubectl's current context, once vetted.
+
+    Raises `KubeConfigError` for a file that cannot be read, no current
+    context, or anything `vet` refuses.
+    """
     documents = read_documents(source)
     context = first_current_context(documents)
     if context is None:
         raise KubeConfigError(source.name, "no current-context is set")
     vet(source, documents, context)
-    return source
+    return documents, context

@@ -30,6 +30,13 @@ DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 """A Kubernetes name part (RFC 1123 label): what the API server accepts for a namespace."""
 DNS_RULE = "lowercase letters, digits and '-', at most 63, starting and ending alphanumeric"
 
+
+def _namespace_name(value: str) -> str:
+    if not DNS_LABEL.fullmatch(value):
+        raise ValueError(f"{value!r} is not a namespace name (RFC 1123 label: {DNS_RULE})")
+    return value
+
+
 MIN_RING_CAPACITY = 16
 """The smallest flow-server ring the adapter agrees to keep ahead of, in envelopes."""
 
@@ -163,9 +170,7 @@ class Settings(BaseSettings):
     @classmethod
     def _namespace(cls, value: str) -> str:
         value = value.strip()
-        if value and not DNS_LABEL.fullmatch(value):
-            raise ValueError(f"{value!r} is not a namespace name (RFC 1123 label: {DNS_RULE})")
-        return value
+        return _namespace_name(value) if value else value
 
     @field_validator("lease_name")
     @classmethod
@@ -190,9 +195,7 @@ class Settings(BaseSettings):
     @field_validator("pod_namespace")
     @classmethod
     def _pod_namespace(cls, value: str | None) -> str | None:
-        if value is not None and not DNS_LABEL.fullmatch(value):
-            raise ValueError(f"{value!r} is not a namespace name (RFC 1123 label: {DNS_RULE})")
-        return value
+        return None if value is None else _namespace_name(value)
 
     @field_validator("flow_server_token_file")
     @classmethod

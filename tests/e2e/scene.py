@@ -46,6 +46,15 @@ class Scene:
         self.started.append(adapter)
         return adapter.start()
 
+    def lease_env(self, **timings: str) -> dict[str, str]:
+        """Leader election on, over this scene's own Lease, with the timings given."""
+        return {
+            "LEADER_ELECTION": "true",
+            "LEASE_NAME": f"lease-{self.region}",
+            "POD_NAMESPACE": self.namespace,
+            **timings,
+        }
+
     def graph(self) -> tuple[dict[str, Any], dict[tuple[str, str, str], Any]]:
         return self.flow.region(self.flow_id, self.region)
 

@@ -210,10 +210,8 @@ def test_an_apiserver_away_for_three_deadlines_keeps_liveness_and_heals_promptly
     scene: Scene, election: dict[str, str], heal_within: float
 ) -> None:
     scene.release("a")
-    lease = {"LEASE_NAME": f"lease-{scene.region}", "POD_NAMESPACE": scene.namespace}
-    adapter = scene.adapter(
-        {"WATCH_INACTIVITY_TIMEOUT": "2s", **LEASE_DEFAULTS, **lease, **election}
-    )
+    lease = scene.lease_env(**LEASE_DEFAULTS)
+    adapter = scene.adapter({"WATCH_INACTIVITY_TIMEOUT": "2s", **lease, **election})
     wait_until(lambda: scene.node("a") in scene.graph()[0], "a shown")
     health = f"http://127.0.0.1:{adapter.health_port}"
 
@@ -392,14 +390,7 @@ def test_missing_rbac_is_logged_and_recovers_once_granted(scene: Scene) -> None:
 
 def test_leader_election_hands_over_when_the_leader_is_killed(scene: Scene) -> None:
     scene.release("a")
-    lease = {
-        "LEADER_ELECTION": "true",
-        "LEASE_NAME": f"lease-{scene.region}",
-        "POD_NAMESPACE": scene.namespace,
-        "LEASE_DURATION": "4s",
-        "LEASE_RENEW_DEADLINE": "3s",
-        "LEASE_RETRY_PERIOD": "1s",
-    }
+    lease = scene.lease_env(LEASE_DURATION="4s", LEASE_RENEW_DEADLINE="3s", LEASE_RETRY_PERIOD="1s")
     first = scene.adapter(lease | {"POD_NAME": "pod-1"}, name="pod-1")
     second = scene.adapter(lease | {"POD_NAME": "pod-2"}, name="pod-2")
     pair = [first, second]

@@ -101,15 +101,12 @@ def registered_watchers(scene: Scene, kind: str) -> float:
 
 
 def test_two_copies_hold_one_watch_per_flux_resource_and_hand_over(scene: Scene) -> None:
-    lease = {
-        "LEADER_ELECTION": "true",
-        "LEASE_NAME": f"lease-{scene.region}",
-        "POD_NAMESPACE": scene.namespace,
-        "LEASE_DURATION": "4s",
-        "LEASE_RENEW_DEADLINE": "3s",
-        "LEASE_RETRY_PERIOD": "1s",
-        "LEASE_STANDBY_RETRY_PERIOD": "2s",
-    }
+    lease = scene.lease_env(
+        LEASE_DURATION="4s",
+        LEASE_RENEW_DEADLINE="3s",
+        LEASE_RETRY_PERIOD="1s",
+        LEASE_STANDBY_RETRY_PERIOD="2s",
+    )
     before = {kind: registered_watchers(scene, kind) for kind in ("HelmRelease", "HelmChart")}
     scene.release("a")
     first = scene.adapter(lease | {"POD_NAME": "pod-1"}, name="pod-1")
