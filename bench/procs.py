@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.cluster import Bench
 from bench.workload import REGION
-from localcluster.apiserver import free_ports
+from localcluster.processes import free_ports
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 TICKS: Final = os.sysconf("SC_CLK_TCK")

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from localcluster.apiserver import free_ports
+from localcluster.processes import free_ports
 from tests.fakes.flow_server import MAX_BODY, problem
 
 Json = dict[str, Any]

@@ -22,6 +22,7 @@ import flux_adapter
 from bench.ring import LABELS, RingRun
 from bench.scenarios import POSTERS, ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
 from localcluster import KubeClient, LocalCluster
+from localcluster.peers import ensure_peer
 
 RSS_LIMIT_MB = 120.0
 SYNC_POSTS = 20
@@ -344,7 +345,7 @@ def machine(cluster: LocalCluster) -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "kube_apiserver": version.get("gitVersion", "?"),
-        "etcd": _command(["etcd", "--version"]),
+        "etcd": _command([str(ensure_peer("etcd").binary), "--version"]),
         "adapter": f"flux-adapter {flux_adapter.__version__} ({revision}{suffix})",
         "command": "python -m bench " + " ".join(sys.argv[1:]),
         "load_before": [round(x, 2) for x in os.getloadavg()],

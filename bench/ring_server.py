@@ -28,7 +28,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from bench.holes import Holes
-from localcluster.apiserver import free_ports
+from localcluster.processes import free_ports
 from tests.fakes.flow_server import FlowServer, Json, serve_until_signalled
 
 

@@ -142,7 +142,7 @@ class Demo:
     # -- set-up ------------------------------------------------------------
 
     def _start_cluster(self) -> KubeClient:
-        hint = "the first run builds it from Debian's sources: a few minutes"
+        hint = "the first run builds it from its Go module: several minutes"
         with self.ui.phase(f"kube-apiserver binary ({hint})"):
             binary = ensure_apiserver_binary()
         with self.ui.phase("starting etcd and kube-apiserver on 127.0.0.1"):

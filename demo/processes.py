@@ -25,7 +25,7 @@ from typing import Any, Final
 from flux_adapter.runtime.settings import Settings
 
 # Private to localcluster, but the same need: children must not outlive the demo.
-from localcluster.apiserver import _parent_death_signal
+from localcluster.processes import parent_death_signal
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 START_TIMEOUT: Final = 60.0
@@ -61,7 +61,7 @@ class Child:
                 cwd=REPO_ROOT,
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
-                preexec_fn=_parent_death_signal,
+                preexec_fn=parent_death_signal,
             )
 
     @property

@@ -8,6 +8,7 @@ from localcluster.apiserver import ClusterError, LocalCluster, ensure_apiserver_
 from localcluster.client import (
     HELMCHART,
     HELMRELEASE,
+    HELMREPOSITORY,
     ApiConnectionError,
     ApiError,
     KubeClient,
@@ -20,6 +21,7 @@ from localcluster.proxy import TcpProxy
 __all__ = [
     "HELMCHART",
     "HELMRELEASE",
+    "HELMREPOSITORY",
     "ApiConnectionError",
     "ApiError",
     "ClusterError",

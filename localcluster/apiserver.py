@@ -11,13 +11,10 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import ctypes
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -30,93 +27,42 @@ from types import TracebackType
 from typing import Final, Self
 
 from localcluster.client import ApiConnectionError, ApiError, KubeClient
+from localcluster.peers import PeerBuildError, ensure_peer
+from localcluster.processes import free_ports, log_tail, spawn, terminate
 
-REPO_ROOT: Final = Path(__file__).resolve().parent.parent
-BUILD_SCRIPT: Final = REPO_ROOT / "scripts" / "build-kube-apiserver"
 ADMIN_USER: Final = "admin"
 DEFAULT_USERS: Final = ("alice", "bob", "carol")
-
-_PR_SET_PDEATHSIG: Final = 1
-_LOG_TAIL_BYTES: Final = 4000
 
 
 class ClusterError(RuntimeError):
     """The local cluster could not be built, started or reached."""
 
 
-def ensure_apiserver_binary(timeout: float = 1800.0) -> Path:
-    """Return the path of a kube-apiserver binary, building it if needed.
+def ensure_apiserver_binary(timeout: float = 3600.0) -> Path:
+    """Return the path of a kube-apiserver binary, building it from its module if needed.
 
-    ``$KUBE_APISERVER_BINARY`` wins when set; otherwise
-    ``scripts/build-kube-apiserver`` is run (it caches its result, so only the
-    first call on a machine is slow).
+    ``$KUBE_APISERVER_BINARY`` wins when set (see ``localcluster.peers``).
+
+    Raises:
+        ClusterError: the binary could not be built or found.
     """
-    override = os.environ.get("KUBE_APISERVER_BINARY")
-    if override:
-        path = Path(override)
-        if not os.access(path, os.X_OK):
-            raise ClusterError(f"KUBE_APISERVER_BINARY={override} is not executable")
-        return path
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.run(
-                [str(BUILD_SCRIPT)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                timeout=timeout,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ClusterError(f"{BUILD_SCRIPT} failed to run: {exc}") from exc
-        errors.seek(0)
-        stderr_tail = errors.read()[-_LOG_TAIL_BYTES:].decode(errors="replace")
-    lines = proc.stdout.decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise ClusterError(
-            f"{BUILD_SCRIPT} exited with {proc.returncode}; stderr ends with:\n{stderr_tail}"
-        )
-    path = Path(lines[-1])
-    if not os.access(path, os.X_OK):
-        raise ClusterError(f"{BUILD_SCRIPT} printed {path}, which is not executable")
-    return path
+    return _ensure("kube-apiserver", timeout)
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Pick ``count`` distinct free TCP ports on ``host``.
+def ensure_etcd_binary(timeout: float = 3600.0) -> Path:
+    """Return the path of an etcd binary, built from ``go.etcd.io/etcd/server/v3`` if needed.
 
-    The sockets are held open together so the kernel hands out distinct
-    ports, then closed; a small race with other processes remains.
+    Raises:
+        ClusterError: the binary could not be built or found.
     """
-    sockets: list[socket.socket] = []
+    return _ensure("etcd", timeout)
+
+
+def _ensure(name: str, timeout: float) -> Path:
     try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.bind((host, 0))
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def _parent_death_signal() -> None:
-    """In the child: get SIGTERM if the parent dies, so nothing is left."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - _LOG_TAIL_BYTES))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return "<no log>"
+        return ensure_peer(name, timeout).binary
+    except PeerBuildError as exc:
+        raise ClusterError(str(exc)) from exc
 
 
 _WORKDIR_PREFIX: Final = "localcluster-"
@@ -170,17 +116,17 @@ class LocalCluster:
         self,
         binary: str | os.PathLike[str] | None = None,
         *,
-        etcd_binary: str = "etcd",
+        etcd_binary: str | os.PathLike[str] | None = None,
         users: Iterable[str] = DEFAULT_USERS,
         compaction_interval: str = "5s",
         service_cluster_ip_range: str = "10.0.0.0/24",
         extra_apiserver_args: Sequence[str] = (),
         ready_timeout: float = 60.0,
-        build_timeout: float = 1800.0,
+        build_timeout: float = 3600.0,
         keep_workdir: bool = False,
     ) -> None:
         self._binary = Path(binary) if binary is not None else None
-        self._etcd_binary = etcd_binary
+        self._etcd_binary = Path(etcd_binary) if etcd_binary is not None else None
         self._users = [u for u in users if u != ADMIN_USER]
         self._compaction_interval = compaction_interval
         self._service_range = service_cluster_ip_range
@@ -223,8 +169,8 @@ class LocalCluster:
             began = time.monotonic()
             if self._binary is None:
                 self._binary = ensure_apiserver_binary(self._build_timeout)
-            if shutil.which(self._etcd_binary) is None:
-                raise ClusterError(f"{self._etcd_binary} not found; run scripts/install-e2e-deps")
+            if self._etcd_binary is None:
+                self._etcd_binary = ensure_etcd_binary(self._build_timeout)
             _sweep_stale_workdirs()
             self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
             _LIVE.add(self)
@@ -247,7 +193,7 @@ class LocalCluster:
             for attr in ("_apiserver", "_etcd"):
                 proc: subprocess.Popen[bytes] | None = getattr(self, attr)
                 if proc is not None:
-                    _terminate(proc)
+                    terminate(proc)
                     setattr(self, attr, None)
             workdir, self._workdir = self._workdir, None
             _LIVE.discard(self)
@@ -400,26 +346,14 @@ class LocalCluster:
                 raise ClusterError(f"{' '.join(cmd)} failed: {exc}") from exc
 
     def _spawn(self, args: list[str], log: Path) -> subprocess.Popen[bytes]:
-        in_main = threading.current_thread() is threading.main_thread()
-        with log.open("ab") as fh:
-            fh.write(f"==> {' '.join(args)}\n".encode())
-            fh.flush()
-            return subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=fh,
-                stderr=fh,
-                cwd=self.workdir,
-                # The parent-death signal is tied to the spawning thread, so
-                # only ask for it from the main thread.
-                preexec_fn=_parent_death_signal if in_main else None,
-            )
+        return spawn(args, log, cwd=self.workdir)
 
     def _start_etcd(self) -> None:
         client = f"http://127.0.0.1:{self._etcd_port}"
         peer = f"http://127.0.0.1:{self._peer_port}"
+        assert self._etcd_binary is not None
         args = [
-            self._etcd_binary,
+            str(self._etcd_binary),
             "--name=localcluster",
             f"--data-dir={self.workdir / 'etcd'}",
             f"--listen-client-urls={client}",
@@ -441,7 +375,7 @@ class LocalCluster:
         while True:
             proc = self._etcd
             if proc is None or proc.poll() is not None:
-                raise ClusterError(f"etcd exited early:\n{_log_tail(self.logs['etcd'])}")
+                raise ClusterError(f"etcd exited early:\n{log_tail(self.logs['etcd'])}")
             try:
                 with urllib.request.urlopen(url, timeout=2.0) as resp:
                     if json.loads(resp.read()).get("health") == "true":
@@ -449,7 +383,7 @@ class LocalCluster:
             except (OSError, ValueError):
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(f"etcd not healthy after 30s:\n{_log_tail(self.logs['etcd'])}")
+                raise ClusterError(f"etcd not healthy after 30s:\n{log_tail(self.logs['etcd'])}")
             time.sleep(0.05)
 
     def _apiserver_args(self) -> list[str]:
@@ -458,8 +392,6 @@ class LocalCluster:
             f"--etcd-servers={self.etcd_url}",
             "--bind-address=127.0.0.1",
             f"--secure-port={self.port}",
-            # 1.20 still has the insecure port (deprecated); make sure it is off.
-            "--insecure-port=0",
             # Without these the apiserver derives its advertised address from
             # the host's default route (fails with no route) and writes it
             # into the default/kubernetes Endpoints; loopback is not allowed
@@ -473,7 +405,6 @@ class LocalCluster:
             f"--service-account-key-file={workdir / 'sa.pub'}",
             f"--service-account-signing-key-file={workdir / 'sa.key'}",
             f"--service-cluster-ip-range={self._service_range}",
-            "--disable-admission-plugins=ServiceAccount",
             "--watch-cache=false",
             f"--etcd-compaction-interval={self._compaction_interval}",
             "--profiling=false",
@@ -488,7 +419,7 @@ class LocalCluster:
             if proc.poll() is not None:
                 raise ClusterError(
                     f"kube-apiserver exited with {proc.returncode}:\n"
-                    f"{_log_tail(self.logs['apiserver'])}"
+                    f"{log_tail(self.logs['apiserver'])}"
                 )
             if self.ca_file.exists():
                 if client is None:
@@ -503,19 +434,6 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"kube-apiserver not ready after {self._ready_timeout}s "
-                    f"({last}):\n{_log_tail(self.logs['apiserver'])}"
+                    f"({last}):\n{log_tail(self.logs['apiserver'])}"
                 )
             time.sleep(0.1)
-
-
-def _terminate(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        proc.wait()

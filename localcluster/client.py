@@ -24,7 +24,7 @@ import urllib3
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 
-from localcluster.crds import CRDS
+from localcluster.crds import flux_crds, served_version
 
 if TYPE_CHECKING:
     from localcluster.apiserver import LocalCluster
@@ -61,12 +61,16 @@ class ResourceType:
 
 HELMRELEASE: Final = ResourceType("HelmRelease", "helm.toolkit.fluxcd.io", "v2", "helmreleases")
 HELMCHART: Final = ResourceType("HelmChart", "source.toolkit.fluxcd.io", "v1", "helmcharts")
+HELMREPOSITORY: Final = ResourceType(
+    "HelmRepository", "source.toolkit.fluxcd.io", "v1", "helmrepositories"
+)
 
 KINDS: Final[dict[str, ResourceType]] = {
     rt.kind: rt
     for rt in (
         HELMRELEASE,
         HELMCHART,
+        HELMREPOSITORY,
         ResourceType("Namespace", "", "v1", "namespaces", namespaced=False),
         ResourceType("ConfigMap", "", "v1", "configmaps"),
         ResourceType("Secret", "", "v1", "secrets"),
@@ -376,17 +380,39 @@ class KubeClient:
         return result
 
     def create_namespace(self, name: str, *, exist_ok: bool = True) -> JsonObj:
+        """Create a namespace with its ``default`` ServiceAccount.
+
+        No controller-manager runs beside the local API server, so nothing
+        else creates that account, and the ServiceAccount admission plugin
+        refuses a Pod in a namespace without it.
+        """
         obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         try:
-            return self.create(obj)
+            created = self.create(obj)
         except ApiError as exc:
             if exc.status == 409 and exist_ok:
-                return self.get("Namespace", None, name)
-            raise
+                created = self.get("Namespace", None, name)
+            else:
+                raise
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": name},
+        }
+        try:
+            self.create(account)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        return created
 
-    def apply_crds(self, timeout: float = 60.0) -> None:
-        """Create (or update) the test CRDs and wait until they are Established."""
-        for crd in CRDS:
+    def apply_crds(self, timeout: float = 60.0, crds: Sequence[JsonObj] | None = None) -> None:
+        """Create (or update) CRDs and wait until they are Established.
+
+        ``crds`` defaults to the real Flux CRDs (``localcluster.crds.flux_crds``).
+        """
+        crds = flux_crds() if crds is None else crds
+        for crd in crds:
             name = crd["metadata"]["name"]
             try:
                 self.create(crd)
@@ -401,7 +427,7 @@ class KubeClient:
                 }
                 self.replace(updated)
         deadline = time.monotonic() + timeout
-        for crd in CRDS:
+        for crd in crds:
             name = crd["metadata"]["name"]
             while not self._crd_ready(crd):
                 if time.monotonic() > deadline:
@@ -423,7 +449,7 @@ class KubeClient:
         rt = ResourceType(
             spec["names"]["kind"],
             spec["group"],
-            spec["versions"][0]["name"],
+            served_version(crd),
             spec["names"]["plural"],
         )
         try:

@@ -1,72 +1,60 @@
-"""Minimal CustomResourceDefinitions for the two Flux kinds flux-adapter reads.
+"""The Flux CustomResourceDefinitions the clusters serve, read from the controllers' own modules.
 
-These are written for the tests, not taken from Flux: one served and stored
-version each, a ``status`` subresource, and an open schema that keeps every
-field, so tests can store whatever shape the adapter has to cope with.
+They come from ``config/crd/bases`` of the same helm-controller and
+source-controller module versions that ``scripts/build-peer`` builds (the
+build copies them beside each binary), never from a hand-kept copy: their
+schemas (a name at most 253 characters, ``status.observedGeneration``
+defaulting to -1, the condition fields required) are what the adapter meets
+in a real cluster.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from localcluster.peers import PeerBuildError, ensure_peer
+
+JsonObj = dict[str, Any]
+
+CRD_SOURCES = ("helm-controller", "source-controller")
+"""The peers whose modules carry the CRDs: HelmRelease; HelmChart, HelmRepository and more."""
 
 
-def _crd(
-    *,
-    group: str,
-    version: str,
-    kind: str,
-    plural: str,
-    singular: str,
-    short_names: list[str],
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": "Namespaced",
-            "names": {
-                "kind": kind,
-                "listKind": f"{kind}List",
-                "plural": plural,
-                "singular": singular,
-                "shortNames": short_names,
-            },
-            "versions": [
-                {
-                    "name": version,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "x-kubernetes-preserve-unknown-fields": True,
-                        }
-                    },
-                }
-            ],
-        },
-    }
+def read_crds(directory: Path) -> list[JsonObj]:
+    """Every CustomResourceDefinition in the YAML files of ``directory``, sorted by file name.
+
+    Raises:
+        PeerBuildError: the directory holds no CRD (the build did not copy them).
+    """
+    found: list[JsonObj] = []
+    for path in sorted(directory.glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
+                found.append(document)
+    if not found:
+        raise PeerBuildError(f"no CustomResourceDefinition in {directory}")
+    return found
 
 
-HELMRELEASE_CRD: Final[dict[str, Any]] = _crd(
-    group="helm.toolkit.fluxcd.io",
-    version="v2",
-    kind="HelmRelease",
-    plural="helmreleases",
-    singular="helmrelease",
-    short_names=["hr"],
-)
+def flux_crds() -> list[JsonObj]:
+    """The CRDs of helm-controller and source-controller, building the controllers if needed.
 
-HELMCHART_CRD: Final[dict[str, Any]] = _crd(
-    group="source.toolkit.fluxcd.io",
-    version="v1",
-    kind="HelmChart",
-    plural="helmcharts",
-    singular="helmchart",
-    short_names=["hc"],
-)
+    Raises:
+        PeerBuildError: a controller could not be built.
+    """
+    crds: list[JsonObj] = []
+    for name in CRD_SOURCES:
+        crds.extend(read_crds(ensure_peer(name).crd_dir))
+    return crds
 
-CRDS: Final[tuple[dict[str, Any], ...]] = (HELMRELEASE_CRD, HELMCHART_CRD)
+
+def served_version(crd: JsonObj) -> str:
+    """The version a CRD stores (``spec.versions[].storage``), which it also serves."""
+    versions = crd["spec"]["versions"]
+    for version in versions:
+        if version.get("storage"):
+            return str(version["name"])
+    return str(versions[-1]["name"])

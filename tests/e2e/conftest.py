@@ -23,7 +23,13 @@ if str(_REPO_ROOT) not in sys.path:
 
 if TYPE_CHECKING:
     from localcluster import KubeClient, LocalCluster
+    from localcluster.chartrepo import ChartRepository
+    from localcluster.flux import FluxControllers
+    from tests.e2e.flux_scene import FluxScene
     from tests.e2e.scene import Scene
+
+TIMINGS: list[tuple[str, str, float]] = []
+"""(test, what, seconds) for each transition a real-Flux scene waited for; printed at the end."""
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +79,58 @@ def scene(
     flow.stop()
     for adapter in setup.started:
         print(f"--- {adapter.log.name}\n{adapter.log.read_text(errors='replace')[-6000:]}")
+
+
+@pytest.fixture(scope="session")
+def flux_controllers(cluster: LocalCluster, admin: KubeClient) -> Iterator[FluxControllers]:
+    """source-controller and helm-controller for the session, reconciling only labelled objects."""
+    from localcluster import ClusterError
+    from localcluster.flux import FluxControllers
+    from tests.e2e.flux_scene import SHARD
+
+    controllers = FluxControllers(cluster, watch_label_selector=SHARD)
+    try:
+        controllers.start()
+    except ClusterError as exc:
+        pytest.fail(f"Flux controllers unavailable: {exc}", pytrace=False)
+    try:
+        yield controllers
+    finally:
+        controllers.stop()
+
+
+@pytest.fixture(scope="session")
+def chart_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartRepository]:
+    from localcluster.chartrepo import ChartRepository
+
+    with ChartRepository(tmp_path_factory.mktemp("charts")) as repo:
+        yield repo
+
+
+@pytest.fixture
+def flux(
+    scene: Scene,
+    flux_controllers: FluxControllers,
+    chart_repo: ChartRepository,
+    request: pytest.FixtureRequest,
+) -> Iterator[FluxScene]:
+    from tests.e2e.flux_scene import FluxScene
+
+    setup = FluxScene(scene, chart_repo)
+    setup.repository()
+    yield setup
+    for what, seconds in setup.timings:
+        TIMINGS.append((request.node.name, what, seconds))
+    for name, log in flux_controllers.logs.items():
+        text = log.read_text(errors="replace")
+        mine = [line for line in text.splitlines() if scene.namespace in line]
+        print(f"--- {name} ({len(mine)} lines about {scene.namespace})")
+        print("\n".join(mine[-40:]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TIMINGS:
+        return
+    terminalreporter.section("real Flux: seconds from the action to the adapter's node")
+    for test, what, seconds in TIMINGS:
+        terminalreporter.write_line(f"{seconds:7.1f} s  {test}: {what}")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from localcluster.apiserver import free_ports
+from localcluster.processes import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 PATIENCE = 90.0

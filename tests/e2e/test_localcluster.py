@@ -45,7 +45,9 @@ def _alive(pid: int) -> bool:
 def test_cluster_is_up(cluster: LocalCluster, admin: KubeClient) -> None:
     version = admin.request("GET", "/version")
     assert version["major"] == "1"
-    assert version["gitVersion"].startswith("v1.20.")
+    # A current release, stamped: Helm reads this as .Capabilities.KubeVersion.
+    assert int(version["minor"]) >= 34, version
+    assert version["gitVersion"].startswith(f"v1.{version['minor']}."), version
     assert cluster.url.startswith("https://127.0.0.1:")
     assert cluster.start_seconds is not None
     for log in cluster.logs.values():
