@@ -107,6 +107,7 @@ class FluxScene:
         chart: str,
         version: str,
         depends_on: tuple[str, ...] = (),
+        labels: dict[str, str] | None = None,
         **spec: Any,
     ) -> None:
         """A HelmRelease of ``chart`` ``version`` from the scene's repository; ``spec`` adds fields.
@@ -120,7 +121,7 @@ class FluxScene:
             "metadata": {
                 "name": name,
                 "namespace": self.namespace,
-                "labels": {SHARD_LABEL: SHARD_VALUE},
+                "labels": {**(labels or {}), SHARD_LABEL: SHARD_VALUE},
             },
             "spec": {
                 "interval": "10m",
@@ -140,6 +141,41 @@ class FluxScene:
         if depends_on:
             obj["spec"]["dependsOn"] = [{"name": dep} for dep in depends_on]
         self.scene.admin.create(obj)
+
+    def chart(self, name: str, *, chart: str, version: str) -> None:
+        """A HelmChart of its own (not made by helm-controller), for releases' ``spec.chartRef``."""
+        self.scene.admin.create(
+            {
+                "apiVersion": HELMCHART.api_version,
+                "kind": HELMCHART.kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": self.namespace,
+                    "labels": {SHARD_LABEL: SHARD_VALUE},
+                },
+                "spec": {
+                    "chart": chart,
+                    "version": version,
+                    "sourceRef": {"kind": HELMREPOSITORY.kind, "name": REPOSITORY},
+                    "interval": "10m",
+                },
+            }
+        )
+
+    def release_by_ref(self, name: str, ref: dict[str, str]) -> None:
+        """A HelmRelease whose chart is ``spec.chartRef`` (a HelmChart or an OCIRepository)."""
+        self.scene.admin.create(
+            {
+                "apiVersion": HELMRELEASE.api_version,
+                "kind": HELMRELEASE.kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": self.namespace,
+                    "labels": {SHARD_LABEL: SHARD_VALUE},
+                },
+                "spec": {"interval": "10m", "timeout": "30s", "chartRef": ref},
+            }
+        )
 
     def edit(self, name: str, change: dict[str, Any]) -> int:
         """A merge patch of the release's spec, as ``kubectl edit`` makes it; the new generation."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from localcluster import HELMCHART, HELMRELEASE, TcpProxy, helmchart
+from localcluster import HELMRELEASE, TcpProxy
 from tests.e2e.expected import KIT, edge_row, node_row
 from tests.e2e.harness import FlowServerProcess, http_get, wait_until
 from tests.e2e.scene import Scene
@@ -74,26 +74,6 @@ def shown(scene: Scene, node: str, status: str, reason: str) -> Callable[[], boo
     return check
 
 
-def test_status_walk_of_one_release(scene: Scene) -> None:
-    scene.release("bp-cilium", labels={"catalyst.openova.io/family": "network"})
-    scene.adapter()
-    node = scene.node("bp-cilium")
-    wait_until(lambda: scene.statuses().get(node) == "pending", "pending with no status")
-    walk = [
-        ("Unknown", "Progressing", "running"),
-        ("False", "Progressing", "running"),
-        ("False", "InstallFailed", "failed"),
-        ("True", "InstallSucceeded", "succeeded"),
-    ]
-    for status, reason, expected in walk:
-        scene.ready("bp-cilium", status, reason)
-        wait_until(shown(scene, node, expected, reason), f"{status}/{reason} shown as {expected}")
-        assert scene.statuses()[scene.region] == expected
-    final = scene.graph()[0][node]
-    assert final["family"] == "network"
-    assert isinstance(final["endedAt"], int)
-
-
 def test_depends_on_edited_and_release_deleted(scene: Scene) -> None:
     scene.release("a")
     scene.release("b")
@@ -119,57 +99,6 @@ def test_depends_on_edited_and_release_deleted(scene: Scene) -> None:
         converges(scene, (remaining, {(f"{r}/{n}", r, "contains", None) for n in ("a", "b")})),
         "c and its edges gone",
     )
-
-
-def test_helm_chart_enrichment_follows_the_chart(scene: Scene) -> None:
-    scene.release("bp-harbor")
-    scene.adapter()
-    node = scene.node("bp-harbor")
-    wait_until(lambda: node in scene.graph()[0], "the release shown")
-    chart = helmchart(
-        f"{scene.namespace}-bp-harbor", scene.namespace, chart="harbor", version="1.14.x"
-    )
-    chart["metadata"]["labels"] = {
-        "helm.toolkit.fluxcd.io/name": "bp-harbor",
-        "helm.toolkit.fluxcd.io/namespace": scene.namespace,
-    }
-    scene.admin.create(chart)
-    scene.admin.patch_status(
-        HELMCHART,
-        scene.namespace,
-        chart["metadata"]["name"],
-        {
-            "artifact": {"revision": "1.14.2", "digest": "sha256:00", "path": "x", "url": "x"},
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "ChartPullSucceeded",
-                    "message": "pulled 'harbor' chart with version '1.14.2'",
-                    "lastTransitionTime": "2026-11-20T09:13:58Z",
-                }
-            ],
-        },
-    )
-    ref = f"{scene.namespace}/{scene.namespace}-bp-harbor"
-    first = {
-        "ref": ref,
-        "name": "harbor",
-        "version": "1.14.2",
-        "ready": "True",
-        "reason": "ChartPullSucceeded",
-    }
-    wait_until(
-        lambda: scene.graph()[0][node]["meta"].get("chart") == first, "meta.chart from the chart"
-    )
-    scene.admin.patch_status(
-        HELMCHART, scene.namespace, chart["metadata"]["name"], {"artifact": {"revision": "1.14.3"}}
-    )
-    wait_until(
-        lambda: scene.graph()[0][node]["meta"].get("chart") == first | {"version": "1.14.3"},
-        "meta.chart follows the new revision",
-    )
-    assert scene.statuses()[node] == "pending"
 
 
 def test_recovers_when_the_apiserver_is_killed_and_restarted(scene: Scene) -> None:

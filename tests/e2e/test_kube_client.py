@@ -84,8 +84,15 @@ def test_an_exec_plugin_with_15_s_tokens_is_run_before_each_expires(scene: Scene
         assert ran < expired, "each run came before the previous token expired"
 
 
+PLURALS = {"HelmRelease": "helmreleases", "HelmChart": "helmcharts"}
+
+
 def registered_watchers(scene: Scene, kind: str) -> float:
-    """`apiserver_registered_watchers` for one Flux kind, read from the API server's /metrics."""
+    """Open WATCH requests on one Flux kind: the API server's `apiserver_longrunning_requests` gauge.
+
+    (`apiserver_registered_watchers` counts only watches served from the
+    watch cache, which the local cluster runs without.)
+    """
     request = urllib.request.Request(
         scene.cluster.url + "/metrics",
         headers={"Authorization": f"Bearer {scene.cluster.token_for(ADMIN_USER)}"},
@@ -95,7 +102,11 @@ def registered_watchers(scene: Scene, kind: str) -> float:
         text = got.read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("apiserver_registered_watchers{") and f'kind="{kind}"' in line:
+        if (
+            line.startswith("apiserver_longrunning_requests{")
+            and f'resource="{PLURALS[kind]}"' in line
+            and 'verb="WATCH"' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -21,8 +21,16 @@ def test_an_install_that_succeeds_shows_succeeded(flux: FluxScene) -> None:
     flux.publish("settings", name="install-ok", version="1.0.0")
     flux.scene.adapter()
     flux.mark()
-    flux.release("cilium", chart="install-ok", version="1.0.0")
+    flux.release(
+        "cilium",
+        chart="install-ok",
+        version="1.0.0",
+        labels={"catalyst.openova.io/family": "network"},
+    )
     flux.wait_status("cilium", "succeeded", "install succeeded → succeeded")
+    node = flux.scene.graph()[0][flux.scene.node("cilium")]
+    assert node["family"] == "network"
+    assert isinstance(node["endedAt"], int)
     ready = flux.condition("cilium")
     assert ready is not None
     assert (ready["status"], ready["reason"]) == ("True", "InstallSucceeded")
@@ -129,9 +137,8 @@ def test_a_chart_version_missing_from_the_index_is_not_green_and_says_why(
 
     wait_until(chart_says_why, "the HelmChart's reason reaches the node", timeout=120.0)
     flux.took("chart version missing → the node says why")
-    status = flux.status("velero")
-    assert status in {"running", "failed"}, status
-    assert status != "succeeded"
+    # The release only waits (SourceNotReady); its HelmChart is Stalled, so it never proceeds.
+    assert flux.status("velero") == "failed"
     said = flux.meta("velero")["chart"]
     written = flux.get(HELMCHART, chart)
     chart_ready = next(c for c in written["status"]["conditions"] if c["type"] == "Ready")
@@ -239,3 +246,44 @@ def test_a_deleted_release_is_uninstalled_and_its_node_and_edges_go(flux: FluxSc
     left = flux.scene.admin.list("ConfigMap", flux.namespace)["items"]
     assert "grafana-settings" not in {item["metadata"]["name"] for item in left}
     assert "mimir-settings" in {item["metadata"]["name"] for item in left}
+
+
+def test_releases_sharing_a_chart_by_chart_ref_follow_it_both_ways(flux: FluxScene) -> None:
+    ns = flux.namespace
+    flux.publish("settings", name="shared", version="1.0.0")
+    flux.refresh_repository()
+    flux.chart("podinfo", chart="shared", version="1.0.0")
+    elsewhere = f"{ns}-sources"
+    flux.scene.admin.create_namespace(elsewhere)
+    refs = {
+        "bp-a": {"kind": "HelmChart", "name": "podinfo"},
+        "bp-b": {"kind": "HelmChart", "name": "podinfo", "namespace": ns},
+        "bp-oci": {"kind": "OCIRepository", "name": "podinfo"},
+        "bp-unwatched": {"kind": "HelmChart", "name": "podinfo", "namespace": elsewhere},
+    }
+    for name, ref in refs.items():
+        flux.release_by_ref(name, ref)
+    flux.scene.adapter()
+    flux.mark()
+    flux.wait_status("bp-a", "succeeded", "chartRef HelmChart installed")
+    flux.wait_status("bp-b", "succeeded", "chartRef HelmChart (namespace named) installed")
+    assert flux.meta("bp-a")["chart"]["reason"] == "ChartPullSucceeded"
+    assert flux.meta("bp-b")["chart"]["ref"] == f"{ns}/podinfo"
+    assert flux.meta("bp-oci")["source"] == {
+        "kind": "OCIRepository",
+        "namespace": ns,
+        "name": "podinfo",
+    }
+    assert flux.status("bp-oci") != "succeeded"
+    assert "chart" not in flux.meta("bp-unwatched")  # outside NAMESPACE_FILTER: invisible
+
+    flux.mark()
+    flux.scene.admin.patch(HELMCHART, ns, "podinfo", {"spec": {"version": "9.9.9"}})
+    flux.wait_status("bp-a", "failed", "the shared chart stalls → its users fail")
+    flux.wait_status("bp-b", "failed", "the shared chart stalls → both users fail")
+    assert "9.9.9" in flux.meta("bp-b")["chart"]["message"]
+
+    flux.mark()
+    flux.scene.admin.patch(HELMCHART, ns, "podinfo", {"spec": {"version": "1.0.0"}})
+    flux.wait_status("bp-a", "succeeded", "the chart recovers → succeeded")
+    flux.wait_status("bp-b", "succeeded", "the chart recovers → both succeeded")

@@ -1,4 +1,4 @@
-"""The chart repository serves what source-controller reads: an index of versions and their packages."""
+"""The chart repository serves what source-controller reads: an index of versions, and packages."""
 
 from __future__ import annotations
 
