@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
@@ -37,7 +37,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from flux_adapter.emit.ledger import Ledger
 from flux_adapter.emit.pending import Pending
 from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
-from flux_adapter.emit.rejections import sent_values
+from flux_adapter.emit.rejections import Key, Value, sent_values
 from flux_adapter.emit.retry_wait import BackoffWait
 from flux_adapter.emit.ring_keeper import Keeper, Mark, NullKeeper, RingKeeper
 from flux_adapter.emit.sink import Follows, Sink, Snapshot, TransientError
@@ -515,16 +515,19 @@ class Emitter:
                 return await self._send(pieces)
             case Acknowledged(seq=seq):
                 self._flush_bytes += len(batch.body)
-                return self._acknowledged(batch, seq, mark)
+                self._acknowledged(batch, values, seq, mark)
+                return True
 
-    def _acknowledged(self, batch: Batch, seq: int | None, mark: Mark) -> bool:
-        values = sent_values(batch.envelope)
+    def _acknowledged(
+        self, batch: Batch, values: Mapping[Key, Value], seq: int | None, mark: Mark
+    ) -> None:
+        """The server accepted `batch` as `seq`, sent when the count stood at `mark`."""
         if self._keeper.lost_since(mark):
             # The server lost the flow while this was in flight: on which
             # side of the loss it landed is unknown, so it is not counted
             # as held. The full re-send that follows carries it again.
             log.info("post_answered_across_a_loss", seq=seq, envelope_type=batch.type)
-            return True
+            return
         if seq is not None and self._keeper.heard(seq, mark.latest + 1, self._clock()):
             self._lost("post", seq, mark.latest)
         nodes, rels = self._ledger.unchanged(values)
@@ -538,4 +541,3 @@ class Emitter:
         self._keeper.show(now, self._following)
         for took in self._pending.acknowledged(values, now):
             self._metrics.change_latency.observe(took)
-        return True
