@@ -6,9 +6,11 @@ into a flow of its own on the same stand-in (`bench.ring_server`, a ring of
 `ring_capacity` envelopes, with the sequence numbers and the stream
 `docs/contract.md` describes):
 
-- *previous*: `RING_REFRESH=false`, the behaviour before issue 18 (loss is
-  found and repaired by the snapshot check alone), at the default
-  `RESYNC_INTERVAL` of 60 s and at 10 s, as the issue's table has it;
+- *previous*: the behaviour before issue 18 (loss is found and repaired by
+  the snapshot check alone), at the default `RESYNC_INTERVAL` of 60 s and
+  at 10 s, as the issue's table has it. The adapter has no switch for it:
+  the stand-in answers these flows without sequence numbers or stream, so
+  the adapter cannot tell when the ring turns over;
 - *new*: the defaults (numbers kept per key, re-upserts ahead of eviction,
   the stream followed).
 
@@ -39,12 +41,14 @@ from bench.workload import REGION, Change, Plans, relationship_count
 
 Variant = Literal["previous", "previous-10s", "new"]
 VARIANTS: dict[Variant, dict[str, str]] = {
-    "previous": {"RING_REFRESH": "false"},
-    "previous-10s": {"RING_REFRESH": "false", "RESYNC_INTERVAL": "10s"},
+    "previous": {"FLOW_SERVER_STREAM": "false"},
+    "previous-10s": {"FLOW_SERVER_STREAM": "false", "RESYNC_INTERVAL": "10s"},
     "new": {},
 }
+UNNUMBERED: tuple[Variant, ...] = ("previous", "previous-10s")
+"""The variants whose flows the stand-in answers without numbers."""
 LABELS: dict[Variant, str] = {
-    "previous": "previous (RING_REFRESH=false)",
+    "previous": "previous (no sequence numbers)",
     "previous-10s": "previous, RESYNC_INTERVAL=10s",
     "new": "new (defaults)",
 }
@@ -108,9 +112,10 @@ class RingRun:
 class _StandIn:
     """`bench.ring_server` as a child process."""
 
-    def __init__(self, capacity: int, logs: Path) -> None:
+    def __init__(self, capacity: int, logs: Path, unnumbered: list[str]) -> None:
         self.capacity = capacity
         self.logs = logs
+        self.unnumbered = unnumbered
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -125,6 +130,7 @@ class _StandIn:
                     str(self.capacity),
                     "--region",
                     REGION,
+                    *(arg for flow in self.unnumbered for arg in ("--unnumbered", flow)),
                 ],
                 cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL,
@@ -149,8 +155,8 @@ class _StandIn:
 
 
 @contextlib.asynccontextmanager
-async def _stand_in(capacity: int, logs: Path) -> AsyncIterator[_StandIn]:
-    server = _StandIn(capacity, logs)
+async def _stand_in(capacity: int, logs: Path, unnumbered: list[str]) -> AsyncIterator[_StandIn]:
+    server = _StandIn(capacity, logs, unnumbered)
     await asyncio.to_thread(server.start)
     try:
         yield server
@@ -214,7 +220,7 @@ async def ring_runs(
     namespace = await bench.populated(load.releases)
     flows = {variant: f"ring-{variant}" for variant in VARIANTS}
     async with (
-        _stand_in(load.capacity, logs) as server,
+        _stand_in(load.capacity, logs, [flows[variant] for variant in UNNUMBERED]) as server,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
     ):
         adapters = [

@@ -9,6 +9,11 @@ region's missing time per flow exactly (`bench.holes`), and counts what the
 watched poster cost: envelopes and bytes, snapshot GETs and their bytes,
 stream connections and their bytes.
 
+Flows named with `--unnumbered` are answered without sequence numbers and
+without a stream, as a server before the ring contract: a poster then has
+only its snapshot check to find what the ring evicted (the benchmark's
+*previous* behaviour).
+
 `python -m bench.ring_server --ring-size N --region R` prints the URL it
 listens on; `GET /_bench/ring/{flowId}` answers the figures so far, and how
 many of the region's nodes and edges the snapshot shows now (without
@@ -33,9 +38,18 @@ from tests.fakes.flow_server import FlowServer, Json, serve_until_signalled
 
 
 class RingStandIn(FlowServer):
-    def __init__(self, *, region: str, ring_size: int, host: str, port: int) -> None:
+    def __init__(
+        self,
+        *,
+        region: str,
+        ring_size: int,
+        host: str,
+        port: int,
+        unnumbered: Sequence[str] = (),
+    ) -> None:
         super().__init__(ring_size=ring_size, host=host, port=port)
         self.region = region
+        self.unnumbered = frozenset(unnumbered)
         self.holes: dict[str, Holes] = {}
         self._size = 0
 
@@ -50,7 +64,15 @@ class RingStandIn(FlowServer):
     def _ingest(self, flow_id: str, body: bytes) -> web.Response:
         # Synchronous from here to `accepted`: no other request interleaves.
         self._size = len(body)
-        return super()._ingest(flow_id, body)
+        answer = super()._ingest(flow_id, body)
+        if flow_id in self.unnumbered and answer.status == 200:
+            return web.json_response({})
+        return answer
+
+    async def _get_stream(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["flow_id"] in self.unnumbered:
+            return web.Response(status=404, text="no stream for this flow")
+        return await super()._get_stream(request)
 
     def accepted(
         self, flow_id: str, seq: int, envelope: Json, evicted: tuple[int, Json] | None
@@ -88,8 +110,12 @@ class RingStandIn(FlowServer):
         )
 
 
-async def serve(host: str, port: int, ring_size: int, region: str) -> None:
-    stand_in = RingStandIn(region=region, ring_size=ring_size, host=host, port=port)
+async def serve(
+    host: str, port: int, ring_size: int, region: str, unnumbered: Sequence[str]
+) -> None:
+    stand_in = RingStandIn(
+        region=region, ring_size=ring_size, host=host, port=port, unnumbered=unnumbered
+    )
     await serve_until_signalled(stand_in)
 
 
@@ -99,10 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--ring-size", type=int, required=True)
     parser.add_argument("--region", required=True, help="the region whose holes are measured")
+    parser.add_argument(
+        "--unnumbered",
+        action="append",
+        default=[],
+        metavar="FLOW",
+        help="a flow answered without sequence numbers or stream (repeatable)",
+    )
     args = parser.parse_args(argv)
     port = args.port or free_ports(1, args.host)[0]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, port, args.ring_size, args.region))
+        asyncio.run(serve(args.host, port, args.ring_size, args.region, args.unnumbered))
     return 0
 
 

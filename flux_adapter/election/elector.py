@@ -13,11 +13,9 @@ of its own last write; only when that conflicts does it read the lease again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import random
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +32,7 @@ from flux_adapter.election.lease import (
     released,
 )
 from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
+from flux_adapter.observe.clock import MONOTONIC, SLEEP, Clock, Sleep, deadline
 from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -77,9 +76,16 @@ class LeaderElector:
         metrics: Metrics,
         on_gain: Callable[[], None],
         on_loss: Callable[[], None],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = MONOTONIC,
+        sleep: Sleep = SLEEP,
         rng: random.Random | None = None,
     ) -> None:
+        """Stand for the Lease `namespace`/`name` as `identity`; nothing happens before `run()`.
+
+        Durations are in seconds. `on_gain` and `on_loss` are called as this
+        copy starts and stops leading. `clock` and `sleep` are time as the
+        elector reads and waits it (monotonic); a test passes a fake pair.
+        """
         self._api = api
         self.name = name
         self.namespace = namespace
@@ -94,6 +100,7 @@ class LeaderElector:
         self._on_gain = on_gain
         self._on_loss = on_loss
         self._clock = clock
+        self._sleep = sleep
         self._rng = rng or random.Random()
         self._collection = f"/apis/{LEASE_GROUP}/v1/namespaces/{namespace}/{LEASE_RESOURCE}"
         self._path = f"{self._collection}/{name}"
@@ -126,10 +133,10 @@ class LeaderElector:
                 if await self._attempt():
                     break
                 # A standby costs the API server one GET per period, no more.
-                await asyncio.sleep(self._standby_retry_period * self._rng.uniform(1.0, JITTER))
+                await self._sleep(self._standby_retry_period * self._rng.uniform(1.0, JITTER))
             self._gain()
             while True:
-                await asyncio.sleep(self._retry_period)
+                await self._sleep(self._retry_period)
                 if await self._attempt():
                     continue
                 if (
@@ -156,7 +163,7 @@ class LeaderElector:
         """One try to take or keep the lease, under the request timeout; True if it is ours."""
         sent = self._clock()
         try:
-            async with asyncio.timeout(self._request_timeout):
+            async with deadline(self._sleep, self._request_timeout):
                 ours = await self._acquire_or_renew()
         except LEASE_ERRORS as err:
             self.trouble = f"Lease {self.namespace}/{self.name}: {type(err).__name__}"
@@ -237,7 +244,7 @@ class LeaderElector:
         if not was_leading or self._observed is None:
             return
         try:
-            async with asyncio.timeout(self._request_timeout):
+            async with deadline(self._sleep, self._request_timeout):
                 step_down = released(self._observed, datetime.now(UTC))
                 done = await self._write("PUT", step_down, self._lease)
                 if not done:

@@ -8,17 +8,16 @@ desired graph, after a debounce window of `emit_interval` that is never
 extended. A failed POST leaves *acknowledged* behind, so the next attempt
 sends the then-current values; a value that changed back sends nothing.
 
-It is assembled from parts, one concern a module, over the state declared
-in `emitter_state.py`:
+`Emitter` is the loop between parts that each own their state and never
+call one another (`docs/design.md`, "The emitter's parts"):
 
-- `flushing.py`: one flush, retried until it goes through;
-- `delivery.py`: each POST bounded by the fence, a 413 split and learned, a
-  400 set aside until the next check (`docs/design.md`, "Delivery through
-  faults");
-- `loss_detection.py`: the snapshot check in a task of its own, and a flow
-  the server lost;
-- `ring_refresh.py` and `stream_following.py`: staying ahead of the ring
-  (`docs/design.md`, "Staying ahead of the ring").
+- `Pending` (`pending.py`): what changed and when, and the debounce window;
+- `Ledger` (`ledger.py`): what the server holds, refused or could not take,
+  and the size limit learned; it plans each flush's batches;
+- `Poster` (`poster.py`): one request under the fence and its timeout;
+- `SnapshotCheck` (`snapshot_check.py`): reading what the server holds;
+- `RingKeeper` (`ring_keeper.py`): the flow's numbers and when to refresh;
+- `StreamFollower` (`stream_follower.py`): the numbers of the event stream.
 
 Only the process decides whether this copy may post (the fence) and whether
 the watch caches are complete (`ready`); the emitter asks both before every
@@ -30,42 +29,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
-from flux_adapter.emit.delivery import Delivery
-from flux_adapter.emit.emitter_state import (
-    BACKOFF_CAP,
-    BACKOFF_START,
-    EMIT_INTERVAL,
-    POST_TIMEOUT,
-    RESYNC_INTERVAL,
-    RING_CAPACITY,
-    SHUTDOWN_TIMEOUT,
-    each_key,
-    unfenced,
-)
-from flux_adapter.emit.flushing import Flushing
-from flux_adapter.emit.loss_detection import LossDetection
-from flux_adapter.emit.rejections import Key, Rejections
+from flux_adapter.emit.ledger import Ledger
+from flux_adapter.emit.pending import Pending
+from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
+from flux_adapter.emit.rejections import Key, Value, sent_values
 from flux_adapter.emit.retry_wait import BackoffWait
-from flux_adapter.emit.ring import Ring
-from flux_adapter.emit.ring_refresh import RingRefresh
-from flux_adapter.emit.sink import (
-    Follows,
-    Sink,
-)
-from flux_adapter.emit.stream_following import StreamFollowing
+from flux_adapter.emit.ring_keeper import Keeper, Mark, NullKeeper, RingKeeper
+from flux_adapter.emit.sink import Follows, Sink, Snapshot, TransientError
+from flux_adapter.emit.snapshot import own_view
+from flux_adapter.emit.snapshot_check import SnapshotCheck
+from flux_adapter.emit.stream_follower import StreamFollower
 from flux_adapter.observe.backoff import ReconnectBackoff
+from flux_adapter.observe.clock import MONOTONIC, SLEEP, Clock, Sleep, deadline
+from flux_adapter.observe.heap import return_free_memory
 from flux_adapter.observe.metrics import Metrics
-from mapper import MAX_ENVELOPE_BYTES, Graph, GraphState, Keys
+from mapper import MAX_ENVELOPE_BYTES, Batch, Graph, GraphState, Keys
 
 log = structlog.get_logger(__name__)
 
+EMIT_INTERVAL = 0.2
+POST_TIMEOUT = 10.0
+RESYNC_INTERVAL = 60.0
+SHUTDOWN_TIMEOUT = 5.0
+BACKOFF_START = 0.2
+BACKOFF_CAP = 30.0
+TRIM_AFTER_BYTES = 1 << 20
+"""After a flush that sent this much (a full sync), freed buffers are handed back."""
+RING_CAPACITY = 4096
+"""The flow server's default `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
 
-class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
+
+class Emitter:
     def __init__(
         self,
         desired: Graph,
@@ -81,9 +80,10 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
         backoff_start: float = BACKOFF_START,
         backoff_cap: float = BACKOFF_CAP,
         max_bytes: int = MAX_ENVELOPE_BYTES,
-        ring_capacity: int = RING_CAPACITY,
-        ring_refresh: bool = True,
+        ring_capacity: int | None = RING_CAPACITY,
         follow_stream: bool = True,
+        clock: Clock = MONOTONIC,
+        sleep: Sleep = SLEEP,
     ) -> None:
         """Wire the emitter; nothing is sent before `run()` or `stop()`.
 
@@ -107,12 +107,16 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
         - `max_bytes`: the envelope size limit (the server's 1 MiB). A proxy
           that refuses less is learned from its 413s; this is the most ever sent.
         - `ring_capacity`: the server's ring, in envelopes (`docs/contract.md`,
-          "Sequence numbers and the ring"); it must match the server's.
-          `ring_refresh`: keep this region's keys ahead of the ring and
-          re-send at once when the numbers show a lost flow; false leaves
-          both to the snapshot check alone (the previous behaviour).
+          "Sequence numbers and the ring"); it must match the server's. This
+          region's keys are kept ahead of it, and a lost flow is re-sent at
+          once. `None` where there is no ring (a dry run).
           `follow_stream`: learn the flow's numbers from its event stream
           too ("The event stream"), when the sink can follow it.
+        - `clock`/`sleep`: time as the emitter reads and waits it (seconds,
+          monotonic); a test passes a fake pair.
+
+        Raises `ValueError` for a duration or size that is not positive, or
+        a ring below `ring.MIN_CAPACITY`.
         """
         for name, value in (
             ("emit_interval", emit_interval),
@@ -128,88 +132,83 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
         self._sink = sink
         self._metrics = metrics
         self._ready = ready
-        self._fence = fence
+        self._clock = clock
+        self._sleep = sleep
         self._emit_interval = emit_interval
-        self._post_timeout = post_timeout
         self._resync_interval = resync_interval
         self._shutdown_timeout = shutdown_timeout
         self._backoff = BackoffWait(backoff_start, backoff_cap)
-        self._backoff_start = backoff_start
-        self._backoff_cap = backoff_cap
-        self._check_backoff = ReconnectBackoff(
-            initial=backoff_start, cap=max(backoff_start, min(backoff_cap, resync_interval))
-        )
-        self._max_bytes = max_bytes
-        self._limit = max_bytes
-        self._metrics.envelope_limit.set(max_bytes)
-        self._ring: Ring[Key] | None = Ring(ring_capacity) if ring_refresh else None
-        self._follows = self._ring is not None and follow_stream and isinstance(sink, Follows)
-        self._following = False
-        self._stream_task: asyncio.Task[None] | None = None
-        self._refresh_not_before = 0.0
-        self._refresh_planned = False
-        # The count the snapshot check started in, and the newest number then.
-        self._check_epoch = 0
-        self._check_mark = 0
 
-        self._acked = GraphState()
-        # Values the server called invalid (400), and items too large for the
-        # path on their own (413): both wait for the next check or a change.
-        self._refused = Rejections()
-        self._oversized = Rejections()
-        self._dirty = Keys()
-        # When each dirty key first changed, for the change-to-ack latency; keys
-        # taken into a flush move to `_inflight` so later changes start afresh.
-        self._arrived: dict[Key, float] = {}
-        self._inflight: dict[Key, float] = {}
-        # The previous leader, or a previous run, may have left anything on the
-        # server: begin by reading it rather than assuming it is empty.
-        self._check_wanted = True
-        self._verified = False
-        self._check_task: asyncio.Task[None] | None = None
-        self._check_retry_at = 0.0
-        self._full_needed = True
-        self._flush_now = False
-        self._window: float | None = None
-        self._flushing = False
+        self._pending = Pending(emit_interval)
+        self._ledger = Ledger(max_bytes, metrics)
+        self._poster = Poster(
+            sink,
+            fence=fence,
+            post_timeout=post_timeout,
+            metrics=metrics,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._check: SnapshotCheck[tuple[Mark, Snapshot | None]] = SnapshotCheck(
+            self._read_snapshot,
+            self._checked,
+            backoff=ReconnectBackoff(
+                initial=backoff_start,
+                cap=max(backoff_start, min(backoff_cap, resync_interval)),
+                clock=clock,
+            ),
+            metrics=metrics,
+            clock=clock,
+            done=self._wake_up,
+        )
+        self._keeper: Keeper = (
+            NullKeeper() if ring_capacity is None else RingKeeper(ring_capacity, metrics)
+        )
+        self._follower: StreamFollower | None = None
+        if ring_capacity is not None and follow_stream and isinstance(sink, Follows):
+            self._follower = StreamFollower(
+                sink,
+                may_post=self._poster.may_post,
+                mark=self._keeper.mark,
+                heard=self._heard_on_stream,
+                open_timeout=post_timeout,
+                backoff=ReconnectBackoff(
+                    initial=backoff_start, cap=max(backoff_start, backoff_cap), clock=clock
+                ),
+                metrics=metrics,
+                sleep=sleep,
+            )
+
         self._wake = asyncio.Event()
+        self._flushing = False
+        self._flush_bytes = 0
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
-        self._flush_bytes = 0
 
     @property
     def acknowledged(self) -> GraphState:
         """What the server is known to hold of this region (read it, do not change it)."""
-        return self._acked
+        return self._ledger.acknowledged
 
     @property
     def flow_sequence(self) -> int:
-        """The flow's newest sequence number this copy knows (0: none yet, or not tracked)."""
-        return self._ring.numbers.latest if self._ring is not None else 0
+        """The flow's newest sequence number this copy knows (0: none yet, or no ring)."""
+        return self._keeper.latest
 
     @property
     def caught_up(self) -> bool:
         """Nothing is waiting to be sent: no dirty key, no check, no flush in flight."""
         return not (
-            self._flushing
-            or self._flush_now
-            or self._window is not None
-            or self._dirty
-            or self._check_wanted
-            or self._checking
-            or self._full_needed
+            self._flushing or not self._pending.idle or self._check.wanted or self._check.running
         )
 
     def notify(self, keys: Keys) -> None:
         """Mark keys the desired graph changed; the watch layer calls this per applied change."""
         if not keys:
             return
-        now = time.monotonic()
-        for key in each_key(keys):
-            self._arrived.setdefault(key, now)
-        self._dirty.update(keys)
-        self._open_window(now)
-        self._metrics.pending_keys.set(self._pending())
+        if self._pending.changed(keys, self._clock()):
+            self._wake.set()
+        self._metrics.pending_keys.set(self._pending.count())
 
     def request_resync(self) -> None:
         """Check the server's snapshot and send a full diff now (e.g. on gaining leadership).
@@ -217,13 +216,15 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
         Sequence numbers known so far are forgotten: another copy may have
         posted meanwhile, so every key counts as the oldest until re-upserted.
         """
-        if self._ring is not None:
-            self._ring.forget()
+        self._keeper.forget()
         self._schedule_check()
         self._wake.set()
 
     async def run(self) -> None:
-        """Keep the server in step until cancelled; starts with a snapshot check and the region."""
+        """Keep the server in step until cancelled; starts with a snapshot check and the region.
+
+        Raises `RuntimeError` when already running or stopped.
+        """
         if self._task is not None or self._stopped:
             raise RuntimeError("Emitter.run() is already running or the emitter was stopped")
         self._task = asyncio.current_task()
@@ -234,41 +235,38 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
             emit_interval=self._emit_interval,
             resync_interval=self._resync_interval,
         )
-        next_check = time.monotonic() + self._resync_interval
-        if self._follows:
-            self._stream_task = asyncio.create_task(self._follow(), name="flow-stream")
+        next_check = self._clock() + self._resync_interval
+        if self._follower is not None:
+            self._follower.start()
         try:
             self._start_check_if_due()
             await self._flush()
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 if now >= next_check:
                     next_check = now + self._resync_interval
                     self._schedule_check()
                 self._start_check_if_due()
-                self._reap_stream()
+                if self._follower is not None:
+                    self._follower.reap()
                 refresh_at = self._refresh_at(now)
-                if (
-                    self._flush_now
-                    or (self._window is not None and now >= self._window)
-                    or now >= refresh_at
-                ):
+                if self._pending.due(now) or now >= refresh_at:
                     await self._flush()
                     continue
-                wake_at = min(next_check, self._window or math.inf, self._check_due(), refresh_at)
+                window = self._pending.window
+                wake_at = min(
+                    next_check,
+                    math.inf if window is None else window,
+                    self._check.due_at(),
+                    refresh_at,
+                )
                 self._wake.clear()
-                # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(0.0, wake_at - now)):
-                        await self._wake.wait()
+                await self._nap(max(0.0, wake_at - now))
         finally:
             self._task = None
-            for task in (self._check_task, self._stream_task):
-                if task is not None:
-                    task.cancel()
-                    await asyncio.wait({task})
-            self._check_task = self._stream_task = None
-            self._set_following(False)
+            await self._check.stop()
+            if self._follower is not None:
+                await self._follower.stop()
 
     async def stop(self) -> None:
         """Flush what is pending within `shutdown_timeout`, then close the sink.
@@ -284,14 +282,262 @@ class Emitter(Flushing, Delivery, LossDetection, RingRefresh, StreamFollowing):
             task.cancel()
             await asyncio.wait({task})
         try:
-            async with asyncio.timeout(self._shutdown_timeout):
+            async with deadline(self._sleep, self._shutdown_timeout):
                 await self._flush()
         except TimeoutError:
             log.warning(
                 "shutdown_flush_incomplete",
-                pending_keys=self._pending(),
+                pending_keys=self._pending.count(),
                 shutdown_timeout=self._shutdown_timeout,
             )
         finally:
             await self._sink.close()
-        log.info("emitter_stopped", pending_keys=self._pending())
+        log.info("emitter_stopped", pending_keys=self._pending.count())
+
+    async def _nap(self, seconds: float) -> None:
+        """Wait until woken or `seconds` have passed."""
+        if seconds == math.inf:
+            await self._wake.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with deadline(self._sleep, seconds):
+                await self._wake.wait()
+
+    def _wake_up(self) -> None:
+        self._wake.set()
+
+    # The snapshot check.
+
+    def _schedule_check(self) -> None:
+        self._check.want()
+        self._pending.everything()
+
+    def _start_check_if_due(self) -> None:
+        self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
+
+    async def _read_snapshot(self) -> tuple[Mark, Snapshot | None]:
+        mark = self._keeper.mark()
+        return mark, await self._poster.snapshot()
+
+    def _checked(self, found: tuple[Mark, Snapshot | None]) -> None:
+        """A snapshot check answered: what it found becomes what the server is known to hold."""
+        mark, snapshot = found
+        if self._keeper.lost_since(mark):
+            # The server lost the flow while we looked: the snapshot may be
+            # from before, and *acknowledged* was emptied already.
+            log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
+            return
+        view = own_view(snapshot, self._region)
+        self._keeper.checked(self._ledger.acknowledged, view, mark)
+        self._keeper.show(self._clock(), self._following)
+        comparison = self._ledger.checked(view, empty=snapshot is None)
+        self._pending.everything()
+        self._metrics.resyncs.labels(outcome=comparison.outcome).inc()
+        report = log.debug if comparison.outcome == "in_sync" else log.info
+        report(
+            "snapshot_checked",
+            outcome=comparison.outcome,
+            server_nodes=len(view.nodes),
+            server_rels=len(view.rels),
+            lost_nodes=comparison.lost_nodes,
+            lost_rels=comparison.lost_rels,
+        )
+
+    # The flow's numbers.
+
+    @property
+    def _following(self) -> bool:
+        return self._follower is not None and self._follower.following
+
+    def _heard_on_stream(self, seq: int, at_least: int) -> None:
+        now = self._clock()
+        seen = self._keeper.latest
+        if self._keeper.heard(seq, at_least, now):
+            self._lost("stream", seq, seen)
+            return
+        self._keeper.show(now, self._following)
+        if self._keeper.refresh_at(now, self._following) <= now:
+            self._wake.set()
+
+    def _lost(self, source: str, seq: int, seen: int) -> None:
+        """The server counts from 1 again: it holds nothing of ours; send everything now."""
+        log.warning(
+            "flow_server_lost_the_flow",
+            source=source,
+            seq=seq,
+            seen=seen,
+            held_nodes=len(self._ledger.acknowledged.nodes),
+            held_rels=len(self._ledger.acknowledged.rels),
+            action="re-sending everything now",
+        )
+        self._metrics.flow_restarts.labels(source=source).inc()
+        self._ledger.forget()
+        self._keeper.lost()
+        self._pending.everything()
+        self._wake.set()
+        self._keeper.show(self._clock(), self._following)
+
+    def _refresh_at(self, now: float) -> float:
+        # The flush in `stop()` carries what changed, within its deadline; the
+        # next leader counts every key as the oldest anyway.
+        if self._stopped:
+            return math.inf
+        return self._keeper.refresh_at(now, self._following)
+
+    # Flushing.
+
+    async def _flush(self) -> None:
+        """One flush, retried on transient failures until it goes through; never gives up."""
+        self._pending.flush_started()
+        self._flushing = True
+        self._flush_bytes = 0
+        held = planned = False
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_never,
+                wait=self._backoff,
+                retry=retry_if_exception_type(TransientError),
+                before_sleep=self._before_retry,
+                sleep=self._sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    held, planned = await self._attempt()
+        finally:
+            self._flushing = False
+            self._metrics.pending_keys.set(self._pending.count())
+            self._metrics.nodes_held.set(len(self._desired.nodes))
+            if self._flush_bytes >= TRIM_AFTER_BYTES:
+                return_free_memory()
+        now = self._clock()
+        # Something held back waits on `ready` or the fence, which do not
+        # wake us: look again after another window.
+        if held and self._pending.open_window(now):
+            self._wake.set()
+        if held or planned:
+            # A refresh that could not go (fenced, not ready, nothing it may
+            # send) is tried again a window later, not in a loop.
+            self._keeper.not_before(now, self._following, now + self._emit_interval)
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self._metrics.post_retries.inc()
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        if isinstance(error, TransientError):
+            log.warning(
+                "flow_server_unavailable",
+                operation=error.operation,
+                status=error.status,
+                detail=error.detail,
+                attempt=state.attempt_number,
+                retry_in=round(wait, 3),
+            )
+
+    async def _attempt(self) -> tuple[bool, bool]:
+        """Check if due, then diff and send.
+
+        Answers whether something had to be held back, and whether a ring
+        refresh was planned.
+        """
+        if not self._poster.may_post():
+            return True, False
+        self._start_check_if_due()
+        await self._check.first()
+        ready = self._ready()
+        full = ready and self._pending.full
+        mark = self._keeper.mark()
+        refresh = None
+        if ready and not self._stopped:
+            refresh = self._keeper.plan(
+                self._clock(),
+                self._following,
+                lambda key: self._ledger.holds_wanted(key, self._desired),
+            )
+        only: Keys | None
+        if ready:
+            taken = self._pending.take_all()
+            only = None if full else taken
+        else:
+            taken = self._pending.take(Keys(nodes={self._region}))
+            only = Keys(nodes={self._region})
+        try:
+            batches = self._ledger.plan(self._desired, only, region=self._region, resend=refresh)
+            complete = await self._send(batches)
+        except BaseException:
+            self._pending.give_back(taken)
+            raise
+        if not complete:
+            self._pending.give_back(taken)
+            return True, refresh is not None
+        self._pending.delivered()
+        lost = self._keeper.lost_since(mark)
+        if full and not lost:
+            self._pending.full_sent()
+        if refresh is not None and not lost:
+            self._keeper.refreshed(refresh, self._clock(), self._following)
+        if batches:
+            log.debug("flushed", envelopes=len(batches), keys=len(taken), full=full)
+        return not ready, refresh is not None
+
+    async def _send(self, batches: list[Batch]) -> bool:
+        """Post each batch in order; False when the fence closed before all were sent."""
+        for index, batch in enumerate(batches):
+            if not self._poster.may_post():
+                log.info("posting_fenced", envelopes_left=len(batches) - index)
+                return False
+            if not await self._post(batch):
+                return False
+        return True
+
+    async def _post(self, batch: Batch) -> bool:
+        mark = self._keeper.mark()
+        try:
+            answer = await self._poster.post(batch)
+        except TransientError:
+            # An outage may have cost the server its memory: look before resending.
+            self._check.want()
+            raise
+        values = sent_values(batch.envelope)
+        match answer:
+            case Fenced():
+                log.info("posting_fenced", envelopes_left=1)
+                return False
+            case Rejected():
+                self._ledger.rejected(batch)
+                self._pending.settled(values)
+                return True
+            case TooLarge():
+                pieces = self._ledger.too_large(batch)
+                if not pieces:
+                    self._pending.settled(values)
+                    return True
+                return await self._send(pieces)
+            case Acknowledged(seq=seq):
+                self._flush_bytes += len(batch.body)
+                self._acknowledged(batch, values, seq, mark)
+                return True
+
+    def _acknowledged(
+        self, batch: Batch, values: Mapping[Key, Value], seq: int | None, mark: Mark
+    ) -> None:
+        """The server accepted `batch` as `seq`, sent when the count stood at `mark`."""
+        if self._keeper.lost_since(mark):
+            # The server lost the flow while this was in flight: on which
+            # side of the loss it landed is unknown, so it is not counted
+            # as held. The full re-send that follows carries it again.
+            log.info("post_answered_across_a_loss", seq=seq, envelope_type=batch.type)
+            return
+        if seq is not None and self._keeper.heard(seq, mark.latest + 1, self._clock()):
+            self._lost("post", seq, mark.latest)
+        nodes, rels = self._ledger.unchanged(values)
+        if nodes:
+            self._metrics.refreshed_keys.labels(kind="node").inc(nodes)
+        if rels:
+            self._metrics.refreshed_keys.labels(kind="edge").inc(rels)
+        self._ledger.acknowledged_batch(batch)
+        self._keeper.acknowledged(values, seq, mark)
+        now = self._clock()
+        self._keeper.show(now, self._following)
+        for took in self._pending.acknowledged(values, now):
+            self._metrics.change_latency.observe(took)

@@ -26,15 +26,16 @@ from typing import NoReturn
 import aiohttp
 import structlog
 
-from flux_adapter.informer.failures import FailurePolicy
+from flux_adapter.informer.failures import decide
 from flux_adapter.informer.lines import LineReader, LineTooLongError
-from flux_adapter.informer.listing import Listing
+from flux_adapter.informer.listing import Page, list_pages, parse_page
 from flux_adapter.informer.store import Store
 from flux_adapter.informer.watch_event import WatchEvent, parse_event
 from flux_adapter.kube.client import TRANSIENT_ERRORS, KubeApi
 from flux_adapter.kube.errors import ApiError, ProtocolError, error_from_body, status_fields
 from flux_adapter.kube.resources import Resource
 from flux_adapter.observe.backoff import ReconnectBackoff
+from flux_adapter.observe.heap import return_free_memory
 from flux_adapter.observe.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -50,7 +51,7 @@ UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
 """Failures in which the API server said nothing more: down, unreachable, cut off or silent."""
 
 
-class Watcher(Listing, FailurePolicy):
+class Watcher:
     """Keeps one resource of the store equal to the cluster, until cancelled.
 
     Failure policy, chosen deliberately: every failure of the conversation
@@ -177,6 +178,63 @@ class Watcher(Listing, FailurePolicy):
             )
             return delay
 
+    async def _list(self) -> None:
+        listed = await list_pages(
+            self._page,
+            lambda: self._store.relist(self.resource.kind),
+            page_limit=self.page_limit,
+            where=self._where,
+        )
+        listed.relist.commit()
+        return_free_memory()
+        self._metrics.relists.labels(resource=self.resource.kind, reason=self._relist_reason).inc()
+        log.info(
+            "listed",
+            **self._where,
+            reason=self._relist_reason,
+            resource_version=listed.version,
+            objects=self._store.count(self.resource.kind),
+            pages=listed.pages,
+        )
+        self._version = listed.version
+        self._fresh_list = True
+        self._trouble = None
+
+    async def _page(self, params: Mapping[str, str]) -> Page:
+        """One LIST page, read whole under the request timeout."""
+        response = await self._request("list", params)
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                body = await response.read()
+        finally:
+            response.release()
+        return parse_page(body, self.resource.name)
+
+    def _api_failed(self, err: ApiError) -> float:
+        """Carry out `failures.decide` for `err`; answers the seconds to wait."""
+        decision = decide(err, self._fresh_list)
+        if decision.relist is not None:
+            self._version = None
+            self._relist_reason = decision.relist
+        if err.expired and err.verb == "watch":
+            self._metrics.watch_restarts.labels(resource=self.resource.kind, reason="expired").inc()
+        delay = self._backoff.failure() if decision.backoff else 0.0
+        fields: dict[str, object] = {
+            "verb": err.verb,
+            "status": err.status,
+            "reason": err.reason,
+            "message": err.message,
+        }
+        if decision.event == "rbac_denied":
+            fields.update(
+                group=self.resource.group,
+                plural=self.resource.plural,
+                missing=f"{err.verb} {self.resource.name}",
+            )
+        report = {"info": log.info, "warning": log.warning, "error": log.error}[decision.level]
+        report(decision.event, **self._where, retry_in=round(delay, 3), **fields)
+        return delay
+
     async def _request(self, verb: str, params: Mapping[str, str]) -> aiohttp.ClientResponse:
         """Send one LIST or WATCH and return the open response once its status is 200.
 
@@ -229,7 +287,9 @@ class Watcher(Listing, FailurePolicy):
         try:
             while True:
                 try:
-                    line = await asyncio.wait_for(lines.readline(), self.inactivity_timeout)
+                    # Not wait_for: on 3.11 it can swallow a cancel that races the timeout.
+                    async with asyncio.timeout(self.inactivity_timeout):
+                        line = await lines.readline()
                 except TimeoutError:
                     return self._restart("inactivity", said)
                 except LineTooLongError as err:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import signal
 import sys
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import structlog
 from flux_adapter.election.elector import LeaderElector
 from flux_adapter.emit.dry_run import DryRunSink
 from flux_adapter.emit.http_sink import HttpSink
+from flux_adapter.emit.poster import unfenced
 from flux_adapter.emit.sink import Sink
 from flux_adapter.kube.client import KubeApi
 from flux_adapter.kube.connect import api_client
@@ -37,10 +37,6 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-
-def _unfenced() -> float:
-    return math.inf
 
 
 class Adapter:
@@ -125,7 +121,7 @@ class Adapter:
     async def _lead(self, api: KubeApi, tasks: SupervisedTasks) -> None:
         """Without leader election: one pipeline for the life of the process."""
         self.metrics.leader.set(1)
-        self.pipeline = self._pipeline(api, _unfenced)
+        self.pipeline = self._pipeline(api, unfenced)
         await self.pipeline.run(tasks)
 
     async def _follow(self, elector: LeaderElector, api: KubeApi, tasks: SupervisedTasks) -> None:

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from flux_adapter.emit.dry_run import DryRunSink
 from flux_adapter.emit.emitter import Emitter
 from flux_adapter.emit.sink import Sink
 from flux_adapter.informer.reflector import Watcher
@@ -54,8 +55,8 @@ class Pipeline:
             post_timeout=s.post_timeout,
             resync_interval=s.resync_interval,
             shutdown_timeout=s.shutdown_timeout,
-            ring_capacity=s.flow_server_ring_capacity,
-            ring_refresh=s.ring_refresh,
+            # Stdout has no ring to keep ahead of.
+            ring_capacity=None if isinstance(sink, DryRunSink) else s.flow_server_ring_capacity,
             follow_stream=s.flow_server_stream,
         )
         self.store = Store(self.graph, self.emitter, metrics)

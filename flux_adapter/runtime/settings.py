@@ -121,7 +121,6 @@ class Settings(BaseSettings):
     health_listen_addr: str = ":8081"
     resync_interval: PositiveSeconds = 60.0
     flow_server_ring_capacity: RingCapacity = 4096
-    ring_refresh: bool = True
     flow_server_stream: bool = True
     watch_inactivity_timeout: PositiveSeconds = 90.0
     shutdown_timeout: PositiveSeconds = 5.0

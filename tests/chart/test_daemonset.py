@@ -101,7 +101,6 @@ def test_the_adapter_accepts_the_rendered_environment_and_keeps_its_own_defaults
         ({"postTimeout": 3}, "POST_TIMEOUT", "3"),
         ({"resyncInterval": "5m"}, "RESYNC_INTERVAL", "5m"),
         ({"flowServer": {"ringCapacity": 1024}}, "FLOW_SERVER_RING_CAPACITY", "1024"),
-        ({"ringRefresh": False}, "RING_REFRESH", "false"),
         ({"flowServer": {"stream": False}}, "FLOW_SERVER_STREAM", "false"),
         ({"watchInactivityTimeout": "2m"}, "WATCH_INACTIVITY_TIMEOUT", "2m"),
         ({"shutdownTimeout": "8s"}, "SHUTDOWN_TIMEOUT", "8s"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from tests.fakes.flow_server import FlowServer
 from tests.support import eventually
 from tests.support.objects import PROGRESSING, SUCCEEDED, UPGRADE_FAILED, Condition
 from tests.support.rig import FLOW_ID, Rig
+from tests.support.timed import synced, timed_rig
 
 INGRESS_LIMIT = 64 * 1024
 REJECTED_NODES = {"type": "upsert-nodes", "outcome": "rejected"}
@@ -72,12 +72,12 @@ async def test_an_item_larger_than_the_limit_is_held_and_retried_at_each_check(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
     resync = 1.0
-    rig = make_rig(resync_interval=resync)
-    await rig.start_synced()
+    rig, clock = timed_rig(make_rig, flow_server, resync_interval=resync)
+    await synced(rig, clock)
     flow_server.limit_bodies(300)
     with capture_logs() as logs:
         rig.apply("bp-keycloak", family="identity", ready=UPGRADE_FAILED, message="x" * 400)
-        await eventually(
+        await clock.until(
             lambda: any(e["event"] == "envelope_item_too_large" for e in logs),
             "the oversized node is reported",
         )
@@ -87,9 +87,9 @@ async def test_an_item_larger_than_the_limit_is_held_and_retried_at_each_check(
     assert not rig.converged()
 
     flow_server.limit_bodies(None)
-    lifted = time.monotonic()
-    await eventually(rig.converged, "the held node is sent after a check")
-    assert time.monotonic() - lifted < 2 * resync
+    lifted = clock.now
+    sent = await clock.until(rig.converged, "the held node is sent after a check")
+    assert sent - lifted <= resync
 
 
 @pytest.mark.parametrize("status", [404, 405, 408, 425, 429])
@@ -134,17 +134,17 @@ async def test_a_failing_snapshot_endpoint_never_holds_back_changes(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
     emit_interval = 0.1
-    rig = make_rig(resync_interval=0.3, emit_interval=emit_interval)
-    await rig.start_synced()
+    rig, clock = timed_rig(make_rig, flow_server, resync_interval=0.3, emit_interval=emit_interval)
+    await synced(rig, clock)
     flow_server.fail(500, method="GET")
 
     for step in range(5):
         ready = UPGRADE_FAILED if step % 2 == 0 else SUCCEEDED
         rig.apply("bp-harbor", family="registry", ready=ready, message=f"change {step}")
-        changed = time.monotonic()
-        await eventually(rig.converged, f"change {step} delivered")
-        assert time.monotonic() - changed < emit_interval + 1.0
-        await asyncio.sleep(0.4)
+        changed = clock.now
+        delivered = await clock.until(rig.converged, f"change {step} delivered", step=0.01)
+        assert delivered - changed <= emit_interval + 0.01
+        await clock.advance(0.4)
 
     assert rig.metrics.value("flux_adapter_resyncs_total", {"outcome": "failed"}) >= 2
 
@@ -152,32 +152,39 @@ async def test_a_failing_snapshot_endpoint_never_holds_back_changes(
 async def test_a_hung_snapshot_request_never_holds_back_changes(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig = make_rig(resync_interval=0.3, post_timeout=5.0)
-    await rig.start_synced()
+    emit_interval = 0.05
+    rig, clock = timed_rig(
+        make_rig, flow_server, resync_interval=0.3, post_timeout=5.0, emit_interval=emit_interval
+    )
+    await synced(rig, clock)
     flow_server.hang(method="GET")
-    await asyncio.sleep(0.5)
+    await clock.until(lambda: flow_server.hanging == 1, "a snapshot GET hangs")
 
     rig.apply("bp-harbor", family="registry", ready=UPGRADE_FAILED)
-    changed = time.monotonic()
-    await eventually(rig.converged, "the change delivered while the GET hangs")
-    assert time.monotonic() - changed < 1.0
+    changed = clock.now
+    delivered = await clock.until(rig.converged, "the change delivered while the GET hangs")
+    assert delivered - changed <= emit_interval + 0.05
+    assert flow_server.hanging == 1
     flow_server.heal()
 
 
 async def test_a_failing_snapshot_check_is_retried_with_backoff_not_in_a_loop(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig = make_rig(resync_interval=60.0, backoff_start=0.1, backoff_cap=0.4)
-    await rig.start_synced()
+    rig, clock = timed_rig(
+        make_rig, flow_server, resync_interval=60.0, backoff_start=0.1, backoff_cap=0.4
+    )
+    await synced(rig, clock)
     flow_server.fail(500, method="GET")
     before = len(flow_server.requests)
     rig.emitter.request_resync()
-    await asyncio.sleep(2.0)
+    await clock.advance(2.0)
     gets = [seen for seen in flow_server.requests[before:] if seen.method == "GET"]
-    assert 2 <= len(gets) <= 25
+    # Waits of at least 0.05, 0.1, then 0.2 s each: no more than 12 GETs in 2 s.
+    assert 2 <= len(gets) <= 12
 
     flow_server.heal()
-    await eventually(
+    await clock.until(
         lambda: rig.metrics.value("flux_adapter_resyncs_total", {"outcome": "in_sync"}) >= 1,
         "the check succeeds once the endpoint heals",
     )

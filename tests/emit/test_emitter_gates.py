@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from structlog.testing import capture_logs
 
-from flux_adapter.emit.emitter_state import MIN_REQUEST_SECONDS
+from flux_adapter.emit.poster import MIN_REQUEST_SECONDS
 from tests.conftest import MakeRig
 from tests.fakes.flow_server import FlowServer
 from tests.support import eventually
 from tests.support.objects import PROGRESSING
 from tests.support.rig import REGION
+from tests.support.timed import synced, timed_rig
 
 
 async def test_only_the_region_node_is_sent_before_ready(make_rig: MakeRig) -> None:
@@ -72,7 +70,9 @@ async def test_losing_the_lease_stops_posting_mid_flush(
     rig = make_rig(max_bytes=4096, post_budget=3)
     rig.load_kit()
     await rig.start()
-    await eventually(lambda: rig.gate_asked >= 10, "the emitter kept asking for the lease")
+    await eventually(lambda: len(flow_server.posts()) >= 3, "the lease allowed three POSTs")
+    asked = rig.gate_asked
+    await eventually(lambda: rig.gate_asked >= asked + 10, "the emitter kept asking for the lease")
 
     posted = flow_server.posts()
     assert len(posted) == 3
@@ -113,19 +113,20 @@ async def test_a_new_leader_sends_only_what_the_old_one_did_not(
 
 async def test_no_request_outlives_the_fence(make_rig: MakeRig, flow_server: FlowServer) -> None:
     """A POST started 1.5 s before the renew deadline is abandoned at the deadline, not later."""
-    rig = make_rig(post_timeout=30.0)
-    await rig.start_synced()
-    deadline = time.monotonic() + 1.5
-    rig.time_left = lambda: max(0.0, deadline - time.monotonic())
+    rig, clock = timed_rig(make_rig, flow_server, post_timeout=30.0)
+    await synced(rig, clock)
+    deadline = clock.now + 1.5
+    rig.time_left = lambda: max(0.0, deadline - clock.now)
     flow_server.hang(method="POST")
     with capture_logs() as logs:
         rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
-        await eventually(
-            lambda: any(e["event"] == "flow_server_unavailable" for e in logs), "the POST gave up"
+        gave_up = await clock.until(
+            lambda: any(e["event"] == "flow_server_unavailable" for e in logs),
+            "the POST gave up",
+            step=0.01,
         )
-    gave_up = time.monotonic()
     flow_server.heal()
-    assert gave_up <= deadline + 0.5
+    assert gave_up <= deadline + 0.01
     [failed] = [e for e in logs if e["event"] == "flow_server_unavailable"]
     assert "no answer within 1." in failed["detail"]
 
@@ -133,10 +134,11 @@ async def test_no_request_outlives_the_fence(make_rig: MakeRig, flow_server: Flo
 async def test_with_less_than_a_useful_minimum_left_no_request_is_started(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig = make_rig()
-    await rig.start_synced()
+    emit_interval = 0.05
+    rig, clock = timed_rig(make_rig, flow_server, emit_interval=emit_interval)
+    await synced(rig, clock)
     before = len(flow_server.requests)
     rig.time_left = lambda: MIN_REQUEST_SECONDS / 2
     rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
-    await asyncio.sleep(0.5)  # several emit windows
+    await clock.advance(10 * emit_interval)
     assert flow_server.requests[before:] == []

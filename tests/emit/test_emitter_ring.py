@@ -237,16 +237,3 @@ async def test_refreshes_respect_the_size_limit_a_proxy_taught(
 
     later = [seen for seen in small_ring.posts()[taught:] if seen.status != 200]
     assert later == [], "a refresh was larger than the limit learned"
-
-
-async def test_with_the_mechanism_off_the_stream_is_not_followed(
-    small_ring: FlowServer, make_rig: MakeRig, session: aiohttp.ClientSession
-) -> None:
-    rig = make_rig(small_ring, ring_capacity=RING, ring_refresh=False)
-    await rig.start_synced()
-    neighbour = Neighbour(small_ring, session)
-    for _ in range(RING):
-        await neighbour.post()
-
-    assert small_ring.streams == []
-    assert rig.on_server().nodes == {}, "the previous behaviour: evicted until the next check"

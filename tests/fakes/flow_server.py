@@ -227,6 +227,8 @@ class FlowServer:
         self.stream_bytes: dict[str, int] = {}
         """Bytes written on streams, per flow."""
         self.stream_enabled = True
+        self.hanging = 0
+        """Requests held unanswered by `hang()` right now."""
         self._readers: dict[str, set[_Reader]] = {}
         self._flows: dict[str, _Flow] = {}
         self._faults: list[_Fault] = []
@@ -380,7 +382,11 @@ class FlowServer:
         if fault is None:
             return None
         if fault.status is None:
-            await self._unhang.wait()
+            self.hanging += 1
+            try:
+                await self._unhang.wait()
+            finally:
+                self.hanging -= 1
             return web.Response(status=503, text="hung request released")
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         return web.Response(status=fault.status, text=fault.body, headers=headers)

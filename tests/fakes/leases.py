@@ -55,6 +55,11 @@ class FakeLeases:
         }
         self._stamp(namespace, name, {"metadata": {"name": name}, "spec": spec})
 
+    @property
+    def frozen(self) -> bool:
+        """Lease calls hang (`freeze()`) until `thaw()`."""
+        return not self._open.is_set()
+
     def freeze(self) -> None:
         self._open.clear()
 

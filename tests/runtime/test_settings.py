@@ -23,7 +23,6 @@ ALL_VARS = [
     "HEALTH_LISTEN_ADDR",
     "RESYNC_INTERVAL",
     "FLOW_SERVER_RING_CAPACITY",
-    "RING_REFRESH",
     "FLOW_SERVER_STREAM",
     "WATCH_INACTIVITY_TIMEOUT",
     "SHUTDOWN_TIMEOUT",
@@ -67,7 +66,6 @@ def test_three_variables_are_enough_and_defaults_match_the_documentation(
     assert settings.listen == ListenAddr("0.0.0.0", 8081)
     assert settings.resync_interval == 60
     assert settings.flow_server_ring_capacity == 4096
-    assert settings.ring_refresh is True
     assert settings.flow_server_stream is True
     assert settings.watch_inactivity_timeout == 90
     assert settings.shutdown_timeout == 5
@@ -287,11 +285,9 @@ def test_the_ring_capacity_is_a_whole_number_of_envelopes(
 
 def test_the_ring_settings_are_read(env: pytest.MonkeyPatch) -> None:
     env.setenv("FLOW_SERVER_RING_CAPACITY", " 1024 ")
-    env.setenv("RING_REFRESH", "false")
     env.setenv("FLOW_SERVER_STREAM", "false")
     settings = load_settings()
     assert settings.flow_server_ring_capacity == 1024
-    assert settings.ring_refresh is False
     assert settings.flow_server_stream is False
 
 
@@ -301,7 +297,6 @@ def test_the_ring_settings_are_read(env: pytest.MonkeyPatch) -> None:
         ("LOG_FORMAT", "xml"),
         ("LOG_LEVEL", "loud"),
         ("LEADER_ELECTION", "maybe"),
-        ("RING_REFRESH", "sometimes"),
         ("FLOW_SERVER_STREAM", "2"),
     ],
 )
