@@ -88,7 +88,7 @@ PLURALS = {"HelmRelease": "helmreleases", "HelmChart": "helmcharts"}
 
 
 def registered_watchers(scene: Scene, kind: str) -> float:
-    """Open WATCH requests on one Flux kind: the API server's `apiserver_longrunning_requests` gauge.
+    """Open WATCHes on one Flux kind: the API server's `apiserver_longrunning_requests` gauge.
 
     (`apiserver_registered_watchers` counts only watches served from the
     watch cache, which the local cluster runs without.)
