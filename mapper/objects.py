@@ -134,6 +134,8 @@ class ReleaseLabels:
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ReleaseMetadata:
+    """A HelmRelease's `metadata`; the name is required and not empty."""
+
     name: Name
     namespace: Namespace = ""
     created_ms: Millis | None = Field(default=None, alias="creationTimestamp")
@@ -160,6 +162,8 @@ class SourceRef:
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ReleaseSpec:
+    """A HelmRelease's `spec`: what it waits for, whether it is paused, where its chart is."""
+
     depends_on: Items[Dependency] = Field(default=(), alias="dependsOn")
     suspend: Boolean | None = None
     chart_ref: SourceRef | None = Field(default=None, alias="chartRef")
@@ -168,6 +172,8 @@ class ReleaseSpec:
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ReleaseStatus:
+    """A HelmRelease's `status` as helm-controller writes it."""
+
     conditions: Items[Condition] = ()
     observed_generation: Integer | None = Field(default=None, alias="observedGeneration")
     last_attempted_revision: Text | None = Field(default=None, alias="lastAttemptedRevision")
@@ -232,6 +238,8 @@ class ChartLabels:
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ChartMetadata:
+    """A HelmChart's `metadata`; the name is required and not empty."""
+
     name: Name
     namespace: Namespace = ""
     labels: Section[ChartLabels] = ChartLabels()
@@ -239,18 +247,23 @@ class ChartMetadata:
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ChartSpec:
+    """A HelmChart's `spec`: the chart's name and the version range asked for."""
+
     chart: Text | None = None
     version: Text | None = None
-    """The version range asked for; the artifact's revision says what was pulled."""
 
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class Artifact:
+    """`status.artifact`: its revision is the chart version source-controller pulled."""
+
     revision: Text | None = None
 
 
 @dataclass(frozen=True, slots=True, config=_VIEW)
 class ChartStatus:
+    """A HelmChart's `status` as source-controller writes it."""
+
     conditions: Items[Condition] = ()
     artifact: Section[Artifact] = Artifact()
 
@@ -285,6 +298,7 @@ class ChartView:
 
     @property
     def version(self) -> str | None:
+        """The version pulled, else the range asked for."""
         return self.status.artifact.revision or self.spec.version
 
     @property
@@ -351,7 +365,11 @@ def _reason(kind: Kind, err: ValidationError) -> str:
 
 
 def parse_release(obj: object) -> ReleaseView | Unmappable:
-    """A HelmRelease as the API returns it (a JSON object), or why it cannot be read."""
+    """A HelmRelease, decoded from the API's JSON, as a view; never raises.
+
+    What cannot be read comes back as an `Unmappable` naming every bad field
+    by its path: `HelmRelease .spec.chartRef.kind: missing or empty`.
+    """
     try:
         return _RELEASES.validate_python(obj)
     except ValidationError as err:
@@ -359,7 +377,7 @@ def parse_release(obj: object) -> ReleaseView | Unmappable:
 
 
 def parse_chart(obj: object) -> ChartView | Unmappable:
-    """A HelmChart as the API returns it (a JSON object), or why it cannot be read."""
+    """A HelmChart, decoded from the API's JSON, as a view; never raises (see `parse_release`)."""
     try:
         return _CHARTS.validate_python(obj)
     except ValidationError as err:
