@@ -44,10 +44,6 @@ _VIEW = ConfigDict(extra="ignore")
 T = TypeVar("T")
 
 
-def _intern(value: str) -> str:
-    return sys.intern(value)
-
-
 def _empty_object(value: object) -> object:
     return {} if value is None else value
 
@@ -77,10 +73,10 @@ def _namespaced_name(value: object) -> ObjectKey | None:
     return (sys.intern(namespace), sys.intern(name))
 
 
-Text = Annotated[str, Strict(), AfterValidator(_intern)]
+Text = Annotated[str, Strict(), AfterValidator(sys.intern)]
 """Interned: a namespace, a reason or a label value recurs in thousands of views."""
 
-Name = Annotated[str, Strict(), Field(min_length=1), AfterValidator(_intern)]
+Name = Annotated[str, Strict(), Field(min_length=1), AfterValidator(sys.intern)]
 Namespace = Annotated[Text, BeforeValidator(_empty_string)]
 """Absent or null is the empty namespace, as for a cluster-scoped object."""
 Integer = Annotated[int, Strict()]
