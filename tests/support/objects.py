@@ -139,7 +139,10 @@ def helm_release(
     if reconciled:
         release_status["conditions"] = [*written, *(conditions or ())]
         release_status["history"] = [{"chartName": name, "chartVersion": "1.2.3"}]
+        release_status["lastAttemptedGeneration"] = generation
+        release_status["lastAttemptedReleaseAction"] = "upgrade"
         release_status["observedGeneration"] = generation
+        release_status["storageNamespace"] = namespace
     if observed is not None:
         release_status["observedGeneration"] = observed
     if revision is not None:

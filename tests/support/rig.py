@@ -87,7 +87,7 @@ READY_SINCE_MS = 1_795_165_200_000
 
 
 @dataclass(frozen=True)
-class Applied:
+class Written:
     """What the rig wrote for one release: what its node and edges must show."""
 
     depends_on: tuple[str, ...]
@@ -96,7 +96,7 @@ class Applied:
     message: str
 
 
-def release_node(name: str, release: Applied) -> Json:
+def release_node(name: str, release: Written) -> Json:
     """The node a release written by `Rig.apply` must have on the server (docs/contract.md)."""
     status = STATUS[release.ready]
     meta: Json = {
@@ -124,7 +124,7 @@ def release_node(name: str, release: Applied) -> Json:
     return node
 
 
-def release_edges(name: str, release: Applied) -> list[Json]:
+def release_edges(name: str, release: Written) -> list[Json]:
     own = f"{REGION}/{name}"
     edges: list[Json] = [{"fromId": own, "toId": REGION, "type": "contains"}]
     edges += [
@@ -139,7 +139,7 @@ def release_edges(name: str, release: Applied) -> list[Json]:
     return edges
 
 
-def expected_view(releases: dict[str, Applied]) -> View:
+def expected_view(releases: dict[str, Written]) -> View:
     """The server's fold of the literal nodes and edges these releases must show."""
     statuses = {STATUS[release.ready] for release in releases.values()}
     worst = next((status for status in WORST_FIRST if status in statuses), "pending")
@@ -188,7 +188,7 @@ class Rig:
         )
         self._task: asyncio.Task[None] | None = None
         self.stopped = False
-        self.releases: dict[str, Applied] = {}
+        self.releases: dict[str, Written] = {}
 
     def _ready(self) -> bool:
         self.ready_asked += 1
@@ -231,7 +231,7 @@ class Rig:
         )
         applied = self.graph.apply("HelmRelease", (NAMESPACE, name), obj)
         assert not applied.problems, applied.problems
-        self.releases[name] = Applied(
+        self.releases[name] = Written(
             depends_on, ready, family or name.removeprefix("bp-"), message
         )
         self.emitter.notify(applied.touched)
