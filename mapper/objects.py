@@ -7,13 +7,15 @@ an exception in a watch loop. Only the fields declared here are read: any
 other field, of whatever type, is ignored, so it can never fail a parse.
 
 The views are slotted pydantic dataclasses, not `BaseModel`s: the graph keeps
-one per release, and a model costs about five times the memory.
+one per release, and a three-field model holds about 490 bytes where the
+dataclass holds 65.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -54,6 +56,23 @@ def _empty_list(value: object) -> object:
 
 def _empty_string(value: object) -> object:
     return "" if value is None else value
+
+
+CONDITIONS_READ = frozenset({"Ready", "Stalled"})
+"""The condition types the mapper looks at; slimming keeps exactly these."""
+
+
+def _unread(cond: object) -> bool:
+    ctype = cond.get("type") if isinstance(cond, Mapping) else None
+    return isinstance(ctype, str) and bool(ctype) and ctype not in CONDITIONS_READ
+
+
+def _read_conditions(value: object) -> object:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return value
+    return [None if _unread(cond) else cond for cond in value]
 
 
 def _millis(value: object) -> int:
@@ -111,10 +130,15 @@ class Condition:
     """`observedGeneration`: the `metadata.generation` this condition was written for."""
 
 
-def find(conditions: tuple[Condition, ...], ctype: str) -> Condition | None:
+Conditions = Annotated[tuple[Condition | None, ...], BeforeValidator(_read_conditions)]
+"""`status.conditions[]`: null reads as none, and an entry of a type the mapper does not
+read (`Released`, `Reconciling`, ...) as `None`, so it cannot fail a parse; indexes stay."""
+
+
+def find(conditions: tuple[Condition | None, ...], ctype: str) -> Condition | None:
     """The condition of type `ctype`; the last one when a controller wrote it twice."""
     for cond in reversed(conditions):
-        if cond.type == ctype:
+        if cond is not None and cond.type == ctype:
             return cond
     return None
 
@@ -170,7 +194,7 @@ class ReleaseSpec:
 class ReleaseStatus:
     """A HelmRelease's `status` as helm-controller writes it."""
 
-    conditions: Items[Condition] = ()
+    conditions: Conditions = ()
     observed_generation: Integer | None = Field(default=None, alias="observedGeneration")
     last_attempted_revision: Text | None = Field(default=None, alias="lastAttemptedRevision")
     helm_chart: Annotated[ObjectKey | None, PlainValidator(_namespaced_name)] = Field(
@@ -260,7 +284,7 @@ class Artifact:
 class ChartStatus:
     """A HelmChart's `status` as source-controller writes it."""
 
-    conditions: Items[Condition] = ()
+    conditions: Conditions = ()
     artifact: Section[Artifact] = Artifact()
 
 

@@ -38,13 +38,13 @@ SEVERITY: tuple[Status, ...] = ("failed", "running", "pending", "succeeded")
 """Worst first: the region shows the worst status among its children."""
 
 
-def is_true(conditions: tuple[Condition, ...], ctype: str) -> bool:
+def is_true(conditions: tuple[Condition | None, ...], ctype: str) -> bool:
     """Whether the `status.conditions[]` entry of type `ctype` says `"True"`."""
     cond = find(conditions, ctype)
     return cond is not None and cond.status == "True"
 
 
-def fold_ready(conditions: tuple[Condition, ...]) -> Status:
+def fold_ready(conditions: tuple[Condition | None, ...]) -> Status:
     """The design card's table on the `Ready` condition of `status.conditions` alone."""
     ready = find(conditions, "Ready")
     if ready is None:

@@ -12,6 +12,7 @@ from mapper.objects import (
     parse_chart,
     parse_release,
 )
+from mapper.slim import slim
 
 
 def read(obj: dict[str, Any]) -> ReleaseView:
@@ -122,6 +123,51 @@ def test_a_condition_error_names_its_index_in_the_list() -> None:
         }
     )
     assert reason == "HelmRelease .status.conditions[1].status: missing or empty"
+
+
+def test_a_malformed_condition_of_a_type_the_mapper_does_not_read_does_not_fail_the_parse() -> None:
+    view = read(
+        {
+            "metadata": {"name": "bp-a"},
+            "status": {
+                "conditions": [
+                    {"type": "Released", "status": 5, "lastTransitionTime": "never"},
+                    {"type": "Ready", "status": "True"},
+                ]
+            },
+        }
+    )
+    ready = view.condition("Ready")
+    assert ready is not None
+    assert ready.status == "True"
+
+
+def test_a_condition_error_keeps_its_index_past_conditions_not_read() -> None:
+    reason = refused(
+        {
+            "metadata": {"name": "bp-a"},
+            "status": {"conditions": [{"type": "Released"}, {"type": "Stalled", "status": 1}]},
+        }
+    )
+    assert reason == "HelmRelease .status.conditions[1].status: expected a string, got int"
+
+
+def test_a_condition_without_a_type_is_refused() -> None:
+    reason = refused({"metadata": {"name": "bp-a"}, "status": {"conditions": [{"status": "True"}]}})
+    assert reason == "HelmRelease .status.conditions[0].type: missing or empty"
+
+
+def test_a_release_and_its_slim_form_read_alike_past_a_malformed_unread_condition() -> None:
+    obj = {
+        "metadata": {"name": "bp-a"},
+        "status": {
+            "conditions": [
+                {"type": "Reconciling", "status": None},
+                {"type": "Ready", "status": "False", "reason": "UpgradeFailed"},
+            ]
+        },
+    }
+    assert read(obj).condition("Ready") == read(slim("HelmRelease", obj)).condition("Ready")
 
 
 def test_a_label_error_names_the_label_key_in_brackets() -> None:
