@@ -58,23 +58,6 @@ def _empty_string(value: object) -> object:
     return "" if value is None else value
 
 
-CONDITIONS_READ = frozenset({"Ready", "Stalled"})
-"""The condition types the mapper looks at; slimming keeps exactly these."""
-
-
-def _unread(cond: object) -> bool:
-    ctype = cond.get("type") if isinstance(cond, Mapping) else None
-    return isinstance(ctype, str) and bool(ctype) and ctype not in CONDITIONS_READ
-
-
-def _read_conditions(value: object) -> object:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        return value
-    return [None if _unread(cond) else cond for cond in value]
-
-
 def _millis(value: object) -> int:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__}")
@@ -128,6 +111,23 @@ class Condition:
     last_transition_ms: Millis | None = Field(default=None, alias="lastTransitionTime")
     observed_generation: Integer | None = Field(default=None, alias="observedGeneration")
     """`observedGeneration`: the `metadata.generation` this condition was written for."""
+
+
+CONDITIONS_READ = frozenset({"Ready", "Stalled"})
+"""The condition types the mapper looks at; slimming keeps exactly these."""
+
+
+def _unread(cond: object) -> bool:
+    ctype = cond.get("type") if isinstance(cond, Mapping) else None
+    return isinstance(ctype, str) and bool(ctype) and ctype not in CONDITIONS_READ
+
+
+def _read_conditions(value: object) -> object:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        return value
+    return [None if _unread(cond) else cond for cond in value]
 
 
 Conditions = Annotated[tuple[Condition | None, ...], BeforeValidator(_read_conditions)]
