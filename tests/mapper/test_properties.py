@@ -87,6 +87,34 @@ def test_slimming_never_changes_what_the_mapper_sees(obj: dict[str, Any]) -> Non
     assert (full.nodes, full.rels) == (slimmed.nodes, slimmed.rels)
 
 
+condition_lists = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["Ready", "Stalled", "Released", "", 3])},
+        optional={
+            "status": st.sampled_from(["True", "False"]) | json_values,
+            "reason": json_values,
+            "lastTransitionTime": st.just("2026-11-20T09:00:00Z") | json_values,
+            "observedGeneration": json_values,
+        },
+    )
+    | json_values,
+    max_size=4,
+)
+"""Conditions of read and unread types, some malformed, some not even objects."""
+
+
+@given(condition_lists)
+def test_slimming_never_changes_what_the_mapper_sees_whatever_the_conditions(
+    conditions: list[Any],
+) -> None:
+    obj = helm_release("bp-a", conditions=conditions)
+    key = ("flux-system", "bp-a")
+    full, slimmed = Graph("r", "f"), Graph("r", "f")
+    full.apply("HelmRelease", key, obj)
+    slimmed.apply("HelmRelease", key, slim("HelmRelease", obj))
+    assert (full.nodes, full.rels) == (slimmed.nodes, slimmed.rels)
+
+
 statuses = st.sampled_from(STATUSES)
 ids = st.sampled_from([f"r/n{i}" for i in range(8)])
 
