@@ -55,8 +55,11 @@ def apply(graph: Graph, index: int, running: bool = False) -> Keys:
     """Map one release into the graph, as the watch layer does; answer the touched keys."""
     obj = helm_release(
         name(index),
+        labels={"app.kubernetes.io/part-of": "bootstrap-kit", "catalyst.openova.io/slot": "7"},
         depends_on=(name(index - 1),) if index else (),
         ready=PROGRESSING if running else SUCCEEDED,
+        message="Helm upgrade succeeded",
+        revision="1.2.3",
     )
     return graph.apply("HelmRelease", (NAMESPACE, name(index)), obj).touched
 

@@ -20,14 +20,16 @@ def chart_meta(chart: ChartView) -> dict[str, JsonValue]:
     chart's message is left out, it only repeats the version.
     """
     meta: dict[str, JsonValue] = {"ref": f"{chart.namespace}/{chart.name}"}
-    if chart.chart is not None:
-        meta["name"] = chart.chart
+    if chart.spec.chart is not None:
+        meta["name"] = chart.spec.chart
     if chart.version is not None:
         meta["version"] = chart.version
-    if chart.ready_status is not None:
-        meta["ready"] = chart.ready_status
+    ready = chart.ready
+    if ready is not None:
+        meta["ready"] = ready.status
+    ready_reason = None if ready is None else ready.reason
     stalled = chart.stalled
-    reason = chart.ready_reason if stalled is None else (stalled.reason or chart.ready_reason)
+    reason = ready_reason if stalled is None else (stalled.reason or ready_reason)
     if reason is not None:
         meta["reason"] = reason
     if stalled is not None:
@@ -39,10 +41,11 @@ def chart_meta(chart: ChartView) -> dict[str, JsonValue]:
 
 def source_meta(release: ReleaseView) -> dict[str, JsonValue] | None:
     """`meta.source`: a `spec.chartRef` to an OCIRepository or ExternalArtifact (no HelmChart)."""
-    ref = release.chart_ref
-    if ref is None or ref.kind == HELM_CHART:
+    source = release.source
+    if source is None or source[0] == HELM_CHART:
         return None
-    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+    kind, (namespace, name) = source
+    return {"kind": kind, "namespace": namespace, "name": name}
 
 
 def pick_chart(
@@ -61,11 +64,12 @@ def pick_chart(
     that one is preferred, then the first by key, so the choice is stable.
     A chart the adapter never saw (outside the watched namespaces) is none.
     """
-    if release.chart_ref is not None:
+    if release.spec.chart_ref is not None:
         key = release.chart_key
         return None if key is None else charts.get(key)
-    if release.helm_chart is not None and release.helm_chart in charts:
-        return charts[release.helm_chart]
+    helm_chart = release.status.helm_chart
+    if helm_chart is not None and helm_chart in charts:
+        return charts[helm_chart]
     candidates = sorted(key for key in labelled if key in charts)
     if not candidates:
         return None

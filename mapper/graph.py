@@ -161,7 +161,7 @@ class Graph(GraphState):
             return None
 
         def age(key: ObjectKey) -> tuple[int, str]:
-            created = self._releases[key].created_ms
+            created = self._releases[key].metadata.created_ms
             return (sys.maxsize if created is None else created, key[0])
 
         return self._releases[min(claimants, key=age)]

@@ -9,13 +9,7 @@ from pydantic import JsonValue
 
 from mapper.chart import MESSAGE_LIMIT, chart_meta, source_meta
 from mapper.contract import FlowNode, Relationship, Status
-from mapper.objects import (
-    COMPONENT_LABEL,
-    FAMILY_LABEL,
-    SLOT_LABEL,
-    ChartView,
-    ReleaseView,
-)
+from mapper.objects import ChartView, ReleaseView
 from mapper.status import fold_status, is_true
 
 
@@ -25,7 +19,7 @@ def node_id(region: str, name: str) -> str:
 
 
 def family_of(release: ReleaseView) -> str:
-    label = release.labels.get(FAMILY_LABEL, "").strip()
+    label = (release.metadata.labels.family or "").strip()
     if label:
         return label
     return release.name.removeprefix("bp-")
@@ -43,24 +37,25 @@ class MappedRelease:
 
 def _meta(release: ReleaseView, chart: ChartView | None) -> dict[str, JsonValue]:
     meta: dict[str, JsonValue] = {"namespace": release.namespace}
-    ready = release.conditions.get("Ready")
+    ready = release.condition("Ready")
     if ready is not None:
         if ready.reason is not None:
             meta["readyReason"] = ready.reason
         if ready.message is not None:
             meta["readyMessage"] = ready.message[:MESSAGE_LIMIT]
-    if release.generation is not None:
-        meta["generation"] = release.generation
-    if release.observed_generation is not None:
-        meta["observedGeneration"] = release.observed_generation
-    if release.suspended:
+    if release.metadata.generation is not None:
+        meta["generation"] = release.metadata.generation
+    if release.status.observed_generation is not None:
+        meta["observedGeneration"] = release.status.observed_generation
+    if release.spec.suspend:
         meta["suspended"] = True
-    if release.last_attempted_revision is not None:
-        meta["lastAttemptedRevision"] = release.last_attempted_revision
-    for label, key in ((SLOT_LABEL, "slot"), (COMPONENT_LABEL, "component")):
-        value = release.labels.get(label)
-        if value is not None:
-            meta[key] = value
+    if release.status.last_attempted_revision is not None:
+        meta["lastAttemptedRevision"] = release.status.last_attempted_revision
+    labels = release.metadata.labels
+    if labels.slot is not None:
+        meta["slot"] = labels.slot
+    if labels.component is not None:
+        meta["component"] = labels.component
     if chart is not None:
         meta["chart"] = chart_meta(chart)
     source = source_meta(release)
@@ -74,14 +69,14 @@ def _ended_at(release: ReleaseView, chart: ChartView | None, status: Status) -> 
         return None
     if (
         status == "failed"
-        and not is_true(release.conditions, "Stalled")
+        and not is_true(release.status.conditions, "Stalled")
         and chart is not None
         and chart.stalled is not None
         and chart.stalled.last_transition_ms is not None
     ):
         return chart.stalled.last_transition_ms  # failed since its chart gave up
     for ctype in ("Ready", "Stalled"):
-        cond = release.conditions.get(ctype)
+        cond = release.condition(ctype)
         if cond is not None and cond.last_transition_ms is not None:
             return cond.last_transition_ms
     return None
@@ -99,14 +94,16 @@ def map_release(
         status=status,
         family=family_of(release),
         region=region,
-        started_at=release.created_ms,
+        started_at=release.metadata.created_ms,
         ended_at=_ended_at(release, chart, status),
         meta=_meta(release, chart),
     )
     edges: dict[tuple[str, str, str], Relationship] = {}
     contains = Relationship(from_id=own_id, to_id=region, type="contains")
     edges[contains.key] = contains
-    for dep in release.depends_on:
+    for dep in release.spec.depends_on:
+        if not dep.name:
+            continue
         edge = Relationship(
             from_id=node_id(region, dep.name),
             to_id=own_id,

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapper.objects import LABELS_READ, Kind
+from mapper.objects import CONDITIONS_READ, LABELS_READ, Kind
 
 _METADATA = ("name", "namespace", "creationTimestamp", "labels", "generation")
 _CONDITION = ("type", "status", "reason", "message", "lastTransitionTime", "observedGeneration")
-_KEPT_CONDITIONS = frozenset({"Ready", "Stalled"})
 
 _SPEC: dict[Kind, tuple[str, ...]] = {
     "HelmRelease": ("dependsOn", "suspend", "chartRef"),
@@ -42,7 +41,7 @@ def _conditions(value: Any) -> Any:
     kept = []
     for cond in value:
         ctype = cond.get("type") if isinstance(cond, Mapping) else None
-        if isinstance(ctype, str) and ctype and ctype not in _KEPT_CONDITIONS:
+        if isinstance(ctype, str) and ctype and ctype not in CONDITIONS_READ:
             continue
         kept.append(_pick(cond, _CONDITION))
     return kept

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mapper.contract import Status
-from mapper.objects import ChartView, ConditionView, ReleaseView
+from mapper.objects import ChartView, Condition, ReleaseView, find
 
 FAILED_REASONS = frozenset(
     {
@@ -38,15 +38,15 @@ SEVERITY: tuple[Status, ...] = ("failed", "running", "pending", "succeeded")
 """Worst first: the region shows the worst status among its children."""
 
 
-def is_true(conditions: Mapping[str, ConditionView], ctype: str) -> bool:
+def is_true(conditions: tuple[Condition | None, ...], ctype: str) -> bool:
     """Whether the `status.conditions[]` entry of type `ctype` says `"True"`."""
-    cond = conditions.get(ctype)
+    cond = find(conditions, ctype)
     return cond is not None and cond.status == "True"
 
 
-def fold_ready(conditions: Mapping[str, ConditionView]) -> Status:
+def fold_ready(conditions: tuple[Condition | None, ...]) -> Status:
     """The design card's table on the `Ready` condition of `status.conditions` alone."""
-    ready = conditions.get("Ready")
+    ready = find(conditions, "Ready")
     if ready is None:
         return "pending"
     if ready.status == "True":
@@ -63,16 +63,17 @@ def observed_generation(release: ReleaseView) -> int | None:
     `Ready` for the current generation before `status.observedGeneration`
     catches up. Without it, `status.observedGeneration`.
     """
-    ready = release.conditions.get("Ready")
+    ready = release.condition("Ready")
     if ready is not None and ready.observed_generation is not None:
         return ready.observed_generation
-    return release.observed_generation
+    return release.status.observed_generation
 
 
 def applies_older_spec(release: ReleaseView) -> bool:
     """Whether `Ready` was written for a generation older than `metadata.generation`."""
     observed = observed_generation(release)
-    return release.generation is not None and observed is not None and observed < release.generation
+    generation = release.metadata.generation
+    return generation is not None and observed is not None and observed < generation
 
 
 def fold_status(release: ReleaseView, chart: ChartView | None = None) -> Status:
@@ -84,12 +85,12 @@ def fold_status(release: ReleaseView, chart: ChartView | None = None) -> Status:
     4. a `succeeded` whose `Ready` describes an older `metadata.generation`
        → running, unless `spec.suspend` is true (nothing will apply it).
     """
-    if is_true(release.conditions, "Stalled"):
+    if is_true(release.status.conditions, "Stalled"):
         return "failed"
     if chart is not None and chart.stalled is not None:
         return "failed"
-    status = fold_ready(release.conditions)
-    if status == "succeeded" and not release.suspended and applies_older_spec(release):
+    status = fold_ready(release.status.conditions)
+    if status == "succeeded" and not release.spec.suspend and applies_older_spec(release):
         return "running"
     return status
 

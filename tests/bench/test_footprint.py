@@ -20,7 +20,8 @@ from mapper import Graph, Keys
 RELEASES = 2000
 BUDGET = 4000
 """Bytes per release: 6,700 before the store kept bytes and models shared field sets, 3,900
-before slimming dropped what the mapper never reads and views interned their strings, 3,300 now."""
+before slimming dropped what the mapper never reads and views interned their strings, 3,350
+before the views were declared as nested slotted dataclasses, 3,200 now."""
 
 
 class Discard:

@@ -11,18 +11,24 @@ from flux_adapter.emit.emitter import Emitter
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
 from tests.support import eventually
-from tests.support.objects import BOOTSTRAP_KIT, NAMESPACE, UPGRADE_FAILED, helm_release
+from tests.support.objects import (
+    BOOTSTRAP_KIT,
+    NAMESPACE,
+    SUCCEEDED,
+    UPGRADE_FAILED,
+    helm_release,
+)
 from tests.support.rig import FLOW_ID, REGION
 
 
 async def test_dry_run_prints_the_graph_once_then_only_changes() -> None:
     out = io.StringIO()
     graph = Graph(REGION, FLOW_ID)
-    for name, family, depends_on in BOOTSTRAP_KIT:
+    for name, _, depends_on in BOOTSTRAP_KIT:
         graph.apply(
             "HelmRelease",
             (NAMESPACE, name),
-            helm_release(name, family=family, depends_on=depends_on),
+            helm_release(name, depends_on=depends_on, ready=SUCCEEDED),
         )
     emitter = Emitter(
         graph, DryRunSink(out), metrics=Metrics(), ready=lambda: True, emit_interval=0.01
@@ -34,7 +40,7 @@ async def test_dry_run_prints_the_graph_once_then_only_changes() -> None:
     applied = graph.apply(
         "HelmRelease",
         (NAMESPACE, "bp-flux"),
-        helm_release("bp-flux", family="platform", depends_on=("bp-cilium",), ready=UPGRADE_FAILED),
+        helm_release("bp-flux", depends_on=("bp-cilium",), ready=UPGRADE_FAILED),
     )
     emitter.notify(applied.touched)
     await emitter.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from flux_adapter.kube.resources import HELM_RELEASES
 from tests.fakes.kube_api import FakeKubeApi
-from tests.support import release
+from tests.support.objects import helm_release
 
 RELEASES = "/apis/helm.toolkit.fluxcd.io/v2/namespaces/flux-system/helmreleases"
 
@@ -34,7 +34,7 @@ async def test_list_items_carry_api_version_and_kind_and_pages_carry_continue(
     kube_api: FakeKubeApi, http: aiohttp.ClientSession
 ) -> None:
     for name in ("a", "b", "c"):
-        kube_api.create(HELM_RELEASES, release(name))
+        kube_api.create(HELM_RELEASES, helm_release(name))
 
     status, page = await get_json(http, kube_api.url + RELEASES, limit="2")
 
@@ -57,7 +57,7 @@ async def test_watch_replays_events_after_the_version_then_ends_at_timeout_secon
     kube_api: FakeKubeApi, http: aiohttp.ClientSession
 ) -> None:
     start = kube_api.version
-    kube_api.create(HELM_RELEASES, release("a"))
+    kube_api.create(HELM_RELEASES, helm_release("a"))
     kube_api.delete(HELM_RELEASES, "flux-system", "a")
 
     params = {"watch": "true", "resourceVersion": str(start), "timeoutSeconds": "1"}
@@ -71,7 +71,7 @@ async def test_watch_replays_events_after_the_version_then_ends_at_timeout_secon
 async def test_too_old_version_is_410_expired_as_status_or_as_error_event(
     kube_api: FakeKubeApi, http: aiohttp.ClientSession
 ) -> None:
-    kube_api.create(HELM_RELEASES, release("a"))
+    kube_api.create(HELM_RELEASES, helm_release("a"))
     kube_api.compact()
     params = {"watch": "true", "resourceVersion": "1"}
 
@@ -103,9 +103,9 @@ async def test_horizon_keeps_only_the_newest_versions(
     kube_api: FakeKubeApi, http: aiohttp.ClientSession
 ) -> None:
     kube_api.horizon = 2
-    first = kube_api.create(HELM_RELEASES, release("a"))["metadata"]["resourceVersion"]
+    first = kube_api.create(HELM_RELEASES, helm_release("a"))["metadata"]["resourceVersion"]
     for name in ("b", "c", "d"):
-        kube_api.create(HELM_RELEASES, release(name))
+        kube_api.create(HELM_RELEASES, helm_release(name))
 
     status, body = await get_json(http, kube_api.url + RELEASES, watch="1", resourceVersion=first)
 

@@ -10,7 +10,8 @@ import structlog
 from flux_adapter.kube.resources import HELM_RELEASES
 from tests.conftest import Harness
 from tests.fakes.kube_api import ExpiredAs
-from tests.support import eventually, node, release
+from tests.support import eventually, node
+from tests.support.objects import PROGRESSING, SUCCEEDED, helm_release
 
 
 @pytest.mark.parametrize("expired_as", ["status", "event"])
@@ -19,8 +20,8 @@ async def test_relist_after_expiry_reports_a_delete_in_the_gap_once(
 ) -> None:
     kube = harness.kube
     kube.expired_as = expired_as
-    kube.create(HELM_RELEASES, release("kept", ready="Unknown"))
-    kube.create(HELM_RELEASES, release("gone"))
+    kube.create(HELM_RELEASES, helm_release("kept", ready=PROGRESSING))
+    kube.create(HELM_RELEASES, helm_release("gone"))
     harness.start()
     await eventually(lambda: kube.open_streams(HELM_RELEASES) == 1, "watching")
     before = len(harness.sink.calls)
@@ -29,7 +30,7 @@ async def test_relist_after_expiry_reports_a_delete_in_the_gap_once(
     kube.fail("watch", 500, times=None)
     kube.drop_streams()
     kube.delete(HELM_RELEASES, "flux-system", "gone")
-    kube.update(HELM_RELEASES, release("kept", ready="True"))
+    kube.update(HELM_RELEASES, helm_release("kept", ready=SUCCEEDED))
     kube.compact()
     kube.heal()
 
@@ -45,7 +46,7 @@ async def test_relist_after_expiry_reports_a_delete_in_the_gap_once(
         lambda: harness.metric("relists", resource="HelmRelease", reason="expired") == 2,
         "second relist",
     )
-    kube.create(HELM_RELEASES, release("later"))
+    kube.create(HELM_RELEASES, helm_release("later"))
     await eventually(lambda: node("later") in harness.graph.nodes, "loop carried on")
     assert sum(node("gone") in keys.nodes for keys in harness.sink.calls[before:]) == 1
 
@@ -53,8 +54,8 @@ async def test_relist_after_expiry_reports_a_delete_in_the_gap_once(
 async def test_error_event_mid_stream_relists_and_an_unchanged_cluster_notifies_nothing(
     harness: Harness,
 ) -> None:
-    harness.kube.create(HELM_RELEASES, release("a", ready="True"))
-    harness.kube.create(HELM_RELEASES, release("b", depends_on=("a",)))
+    harness.kube.create(HELM_RELEASES, helm_release("a", ready=SUCCEEDED))
+    harness.kube.create(HELM_RELEASES, helm_release("b", depends_on=("a",)))
     harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
     notified = len(harness.sink.calls)
@@ -77,7 +78,7 @@ async def test_expiry_right_after_a_list_backs_off_instead_of_relisting_at_once(
     async def record(seconds: float) -> None:
         delays.append(seconds)
 
-    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.kube.create(HELM_RELEASES, helm_release("a"))
     harness.kube.fail("watch", 410, times=None)  # a server refusing the version it just listed
     harness.start(sleep=record)
 
@@ -93,12 +94,12 @@ async def test_the_first_410_after_a_reconnect_relists_at_once(harness: Harness)
         delays.append(seconds)
         await asyncio.sleep(0)
 
-    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.kube.create(HELM_RELEASES, helm_release("a"))
     harness.start(sleep=record)
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
     await harness.kube.refuse()
     await eventually(lambda: len(delays) >= 3, "the server is away")
-    harness.kube.create(HELM_RELEASES, release("b"))
+    harness.kube.create(HELM_RELEASES, helm_release("b"))
     harness.kube.compact()
     with structlog.testing.capture_logs() as logs:
         await harness.kube.accept()

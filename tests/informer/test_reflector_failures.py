@@ -15,7 +15,8 @@ from flux_adapter.informer.store import Store
 from flux_adapter.kube.resources import HELM_RELEASES
 from mapper import Keys
 from tests.conftest import FAST, Harness
-from tests.support import eventually, node, release
+from tests.support import eventually, node
+from tests.support.objects import helm_release
 
 
 class RecordedSleeps:
@@ -50,11 +51,11 @@ async def test_streams_that_end_at_once_empty_are_backed_off_not_hammered(
     sleeps = RecordedSleeps()
     harness.start(sleep=sleeps, backoff_initial=0.5, backoff_cap=4.0)
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
-    harness.kube.create(HELM_RELEASES, release("before"))
+    harness.kube.create(HELM_RELEASES, helm_release("before"))
     await eventually(lambda: node("before") in harness.graph.nodes, "a stream that said something")
     harness.kube.empty_watches = 3
     harness.kube.close_streams()
-    harness.kube.create(HELM_RELEASES, release("after"))
+    harness.kube.create(HELM_RELEASES, helm_release("after"))
 
     await eventually(lambda: node("after") in harness.graph.nodes, "watching again")
     assert harness.metric("watch_restarts", resource="HelmRelease", reason="closed_empty") == 3
@@ -117,7 +118,7 @@ async def test_a_403_as_the_server_returns_is_retried_within_a_second(
 
 
 async def test_a_version_too_large_for_a_lagging_server_relists(harness: Harness) -> None:
-    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.kube.create(HELM_RELEASES, helm_release("a"))
     harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
     harness.kube.fail("watch", 504, times=1)
@@ -134,7 +135,7 @@ async def test_missing_crd_is_logged_and_retried_until_it_appears(harness: Harne
         harness.start()
         await eventually(lambda: harness.kube.count("list") >= 3, "retrying the list")
         harness.kube.install(HELM_RELEASES)
-        harness.kube.create(HELM_RELEASES, release("first"))
+        harness.kube.create(HELM_RELEASES, helm_release("first"))
         await eventually(lambda: node("first") in harness.graph.nodes, "listed after install")
 
     missing = [e for e in logs if e["event"] == "resource_not_found"]
@@ -146,7 +147,7 @@ async def test_missing_crd_is_logged_and_retried_until_it_appears(harness: Harne
 async def test_crd_removed_under_a_watch_empties_the_store_and_relists_when_back(
     harness: Harness,
 ) -> None:
-    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.kube.create(HELM_RELEASES, helm_release("a"))
     harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
 
@@ -154,7 +155,7 @@ async def test_crd_removed_under_a_watch_empties_the_store_and_relists_when_back
     await eventually(lambda: harness.store.count("HelmRelease") == 0, "deletes seen")
     await eventually(lambda: harness.kube.count("list") >= 2, "relisting while missing")
     harness.kube.install(HELM_RELEASES)
-    harness.kube.create(HELM_RELEASES, release("b"))
+    harness.kube.create(HELM_RELEASES, helm_release("b"))
 
     await eventually(lambda: node("b") in harness.graph.nodes, "back")
     assert harness.metric("relists", resource="HelmRelease", reason="error") == 1
@@ -163,12 +164,12 @@ async def test_crd_removed_under_a_watch_empties_the_store_and_relists_when_back
 async def test_unmappable_object_is_logged_counted_and_skipped(harness: Harness) -> None:
     harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
-    broken = release("broken")
+    broken = helm_release("broken")
     broken["status"] = {"conditions": "not a list"}
 
     with structlog.testing.capture_logs() as logs:
         harness.kube.create(HELM_RELEASES, broken)
-        harness.kube.create(HELM_RELEASES, release("fine"))
+        harness.kube.create(HELM_RELEASES, helm_release("fine"))
         await eventually(lambda: node("fine") in harness.graph.nodes, "later event applied")
 
     assert node("broken") not in harness.graph.nodes
@@ -185,7 +186,7 @@ async def test_event_for_an_object_without_a_name_is_skipped(harness: Harness) -
 
     nameless = {"type": "ADDED", "object": {"metadata": {"namespace": "flux-system"}}}
     harness.kube.send_raw(json.dumps(nameless).encode() + b"\n")
-    harness.kube.create(HELM_RELEASES, release("fine"))
+    harness.kube.create(HELM_RELEASES, helm_release("fine"))
 
     await eventually(lambda: node("fine") in harness.graph.nodes, "later event applied")
     assert harness.metric("skipped_objects", resource="HelmRelease") == 1
@@ -195,7 +196,7 @@ async def test_event_for_an_object_without_a_name_is_skipped(harness: Harness) -
 async def test_malformed_line_resumes_from_the_last_good_version(harness: Harness) -> None:
     harness.start()
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
-    good = harness.kube.create(HELM_RELEASES, release("before"))
+    good = harness.kube.create(HELM_RELEASES, helm_release("before"))
     await eventually(lambda: node("before") in harness.graph.nodes, "event before the garbage")
 
     with structlog.testing.capture_logs() as logs:
@@ -215,7 +216,7 @@ class ExplodingSink:
 
 async def test_a_bug_downstream_ends_the_loop_loudly(harness: Harness) -> None:
     store = Store(harness.graph, ExplodingSink(), harness.metrics)
-    harness.kube.create(HELM_RELEASES, release("a"))
+    harness.kube.create(HELM_RELEASES, helm_release("a"))
     watcher = Watcher(harness.api, HELM_RELEASES, store, harness.metrics, **FAST)
 
     with pytest.raises(RuntimeError, match="a bug downstream"):

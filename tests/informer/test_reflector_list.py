@@ -6,19 +6,13 @@ import structlog
 
 from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
 from tests.conftest import Harness
-from tests.support import (
-    bootstrap_kit,
-    eventually,
-    node,
-    ready_chart,
-    release,
-    upgrade_failed_release,
-)
+from tests.support import bootstrap_kit, eventually, node, ready_chart, upgrade_failed_release
+from tests.support.objects import PROGRESSING, SUCCEEDED, helm_release
 
 
 async def test_initial_list_fills_store_and_graph_and_marks_synced(harness: Harness) -> None:
-    harness.kube.create(HELM_RELEASES, release("bp-cilium", ready="True"))
-    harness.kube.create(HELM_RELEASES, release("bp-cert-manager", depends_on=("bp-cilium",)))
+    harness.kube.create(HELM_RELEASES, helm_release("bp-cilium", ready=SUCCEEDED))
+    harness.kube.create(HELM_RELEASES, helm_release("bp-cert-manager", depends_on=("bp-cilium",)))
     assert not harness.store.synced("HelmRelease")
 
     harness.start()
@@ -60,7 +54,7 @@ async def test_list_follows_continue_over_several_pages(harness: Harness) -> Non
 
 async def test_expired_continue_token_restarts_the_list(harness: Harness) -> None:
     for name in ("a", "b", "c", "d", "e"):
-        harness.kube.create(HELM_RELEASES, release(name))
+        harness.kube.create(HELM_RELEASES, helm_release(name))
     harness.kube.fail("list", 410, resource=HELM_RELEASES, continued=True)
 
     with structlog.testing.capture_logs() as logs:
@@ -78,11 +72,11 @@ async def test_watch_applies_add_update_and_delete(harness: Harness) -> None:
     harness.start()
     await eventually(lambda: harness.store.synced("HelmRelease"), "first list applied")
 
-    harness.kube.create(HELM_RELEASES, release("bp-harbor", ready="Unknown"))
+    harness.kube.create(HELM_RELEASES, helm_release("bp-harbor", ready=PROGRESSING))
     await eventually(lambda: node("bp-harbor") in harness.graph.nodes, "added")
     assert harness.graph.nodes[node("bp-harbor")].status == "running"
 
-    harness.kube.update(HELM_RELEASES, release("bp-harbor", ready="True"))
+    harness.kube.update(HELM_RELEASES, helm_release("bp-harbor", ready=SUCCEEDED))
     await eventually(
         lambda: harness.graph.nodes[node("bp-harbor")].status == "succeeded", "updated"
     )
@@ -114,15 +108,15 @@ async def test_release_is_enriched_by_its_chart_from_the_other_loop(harness: Har
 
 
 async def test_namespace_filter_sees_only_its_namespace(harness: Harness) -> None:
-    harness.kube.create(HELM_RELEASES, release("mine"))
-    harness.kube.create(HELM_RELEASES, release("theirs", namespace="team-a"))
+    harness.kube.create(HELM_RELEASES, helm_release("mine"))
+    harness.kube.create(HELM_RELEASES, helm_release("theirs", namespace="team-a"))
 
     harness.start(namespace="flux-system")
     await eventually(lambda: harness.store.synced("HelmRelease"), "first list applied")
     assert harness.store.keys("HelmRelease") == {("flux-system", "mine")}
 
-    harness.kube.create(HELM_RELEASES, release("theirs-later", namespace="team-a"))
-    harness.kube.create(HELM_RELEASES, release("mine-later"))
+    harness.kube.create(HELM_RELEASES, helm_release("theirs-later", namespace="team-a"))
+    harness.kube.create(HELM_RELEASES, helm_release("mine-later"))
     await eventually(lambda: node("mine-later") in harness.graph.nodes, "own namespace event")
     assert harness.store.keys("HelmRelease") == {
         ("flux-system", "mine"),
@@ -132,13 +126,13 @@ async def test_namespace_filter_sees_only_its_namespace(harness: Harness) -> Non
 
 
 async def test_empty_namespace_watches_all_namespaces(harness: Harness) -> None:
-    harness.kube.create(HELM_RELEASES, release("mine"))
-    harness.kube.create(HELM_RELEASES, release("theirs", namespace="team-a"))
+    harness.kube.create(HELM_RELEASES, helm_release("mine"))
+    harness.kube.create(HELM_RELEASES, helm_release("theirs", namespace="team-a"))
 
     harness.start(namespace="")
     await eventually(lambda: harness.store.count("HelmRelease") == 2, "both namespaces listed")
 
-    harness.kube.create(HELM_RELEASES, release("later", namespace="team-b"))
+    harness.kube.create(HELM_RELEASES, helm_release("later", namespace="team-b"))
     await eventually(lambda: node("later") in harness.graph.nodes, "any namespace event")
     assert {r.namespace for r in harness.kube.requests} == {None}
 
@@ -149,7 +143,7 @@ async def test_an_event_larger_than_aiohttp_s_line_limit_is_applied_on_the_same_
     harness.start()
     await eventually(lambda: harness.store.synced("HelmRelease"), "first list applied")
     await eventually(lambda: harness.kube.open_streams(HELM_RELEASES) == 1, "watching")
-    big = release("bp-kube-prometheus-stack", ready="True")
+    big = helm_release("bp-kube-prometheus-stack", ready=SUCCEEDED)
     big["spec"]["values"] = {f"key-{i}": "v" * 1000 for i in range(600)}  # about 600 KB
 
     harness.kube.create(HELM_RELEASES, big)

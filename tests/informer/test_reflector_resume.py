@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flux_adapter.kube.resources import HELM_CHARTS, HELM_RELEASES
 from tests.conftest import Harness
-from tests.support import eventually, node, release
+from tests.support import eventually, node
+from tests.support.objects import helm_release
 
 
 async def synced_and_watching(harness: Harness) -> None:
@@ -31,11 +32,11 @@ async def test_server_closed_stream_resumes_from_last_version_without_relist(
 ) -> None:
     harness.start()
     await synced_and_watching(harness)
-    seen = harness.kube.create(HELM_RELEASES, release("a"))
+    seen = harness.kube.create(HELM_RELEASES, helm_release("a"))
     await eventually(lambda: node("a") in harness.graph.nodes, "event before the close")
 
     harness.kube.close_streams()
-    harness.kube.create(HELM_RELEASES, release("b"))
+    harness.kube.create(HELM_RELEASES, helm_release("b"))
     await eventually(lambda: node("b") in harness.graph.nodes, "event after the close")
 
     watches = [r for r in harness.kube.requests if r.verb == "watch"]
@@ -57,7 +58,7 @@ async def test_bookmark_moves_the_resume_version_past_a_compaction(harness: Harn
     )
     harness.kube.compact()
     harness.kube.close_streams()
-    harness.kube.create(HELM_RELEASES, release("after-compaction"))
+    harness.kube.create(HELM_RELEASES, helm_release("after-compaction"))
 
     await eventually(lambda: node("after-compaction") in harness.graph.nodes, "resumed")
     assert harness.kube.count("list") == 1, "the bookmark's version was still valid"
@@ -68,7 +69,7 @@ async def test_dropped_connection_backs_off_and_resumes_without_relist(harness: 
     await synced_and_watching(harness)
 
     harness.kube.drop_streams()
-    harness.kube.create(HELM_RELEASES, release("during-the-drop"))
+    harness.kube.create(HELM_RELEASES, helm_release("during-the-drop"))
 
     await eventually(lambda: node("during-the-drop") in harness.graph.nodes, "replayed event")
     assert harness.kube.count("list") == 1
@@ -82,7 +83,7 @@ async def test_silent_stall_is_dropped_at_the_inactivity_deadline_and_resumed(
     await synced_and_watching(harness)
 
     harness.kube.stall_streams()
-    harness.kube.create(HELM_RELEASES, release("sent-while-stalled"))
+    harness.kube.create(HELM_RELEASES, helm_release("sent-while-stalled"))
 
     await eventually(lambda: node("sent-while-stalled") in harness.graph.nodes, "recovered")
     assert harness.metric("watch_restarts", resource="HelmRelease", reason="inactivity") >= 1

@@ -9,14 +9,8 @@ import structlog
 from flux_adapter.informer.store import Store
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph
-from tests.support import (
-    REGION,
-    RecordingSink,
-    node,
-    ready_chart,
-    release,
-    upgrade_failed_release,
-)
+from tests.support import REGION, RecordingSink, node, ready_chart, upgrade_failed_release
+from tests.support.objects import SUCCEEDED, helm_release
 
 
 def make_store() -> tuple[Store, RecordingSink, Metrics]:
@@ -54,7 +48,7 @@ def test_store_keeps_only_what_the_mapper_reads() -> None:
 def test_synced_flips_when_the_first_list_commits() -> None:
     store, _, _ = make_store()
     relist = store.relist("HelmRelease")
-    relist.add(release("a"))
+    relist.add(helm_release("a"))
     assert not store.synced("HelmRelease")
 
     relist.commit()
@@ -69,10 +63,10 @@ def test_synced_flips_when_the_first_list_commits() -> None:
 
 def test_upsert_and_delete_notify_the_touched_keys() -> None:
     store, sink, _ = make_store()
-    store.upsert("HelmRelease", release("a", ready="True"))
+    store.upsert("HelmRelease", helm_release("a", ready=SUCCEEDED))
     assert sink.calls[-1].nodes == {node("a"), REGION}, "the region rolls up to succeeded"
 
-    store.delete("HelmRelease", release("a"))
+    store.delete("HelmRelease", helm_release("a"))
     assert sink.calls[-1].nodes == {node("a"), REGION}
     assert node("a") not in store.graph.nodes
     assert store.get("HelmRelease", ("flux-system", "a")) is None
@@ -80,31 +74,39 @@ def test_upsert_and_delete_notify_the_touched_keys() -> None:
 
 def test_resync_of_unchanged_objects_notifies_nothing() -> None:
     store, sink, _ = make_store()
-    listed(store, with_version(release("a", ready="True"), "7"), release("b", depends_on=("a",)))
+    listed(
+        store,
+        with_version(helm_release("a", ready=SUCCEEDED), "7"),
+        helm_release("b", depends_on=("a",)),
+    )
     calls = len(sink.calls)
 
-    listed(store, with_version(release("a", ready="True"), "7"), release("b", depends_on=("a",)))
-    store.upsert("HelmRelease", release("b", depends_on=("a",)))
+    listed(
+        store,
+        with_version(helm_release("a", ready=SUCCEEDED), "7"),
+        helm_release("b", depends_on=("a",)),
+    )
+    store.upsert("HelmRelease", helm_release("b", depends_on=("a",)))
 
     assert len(sink.calls) == calls
 
 
 def test_new_version_that_maps_the_same_notifies_nothing() -> None:
     store, sink, _ = make_store()
-    store.upsert("HelmRelease", with_version(release("a", ready="True"), "7"))
+    store.upsert("HelmRelease", with_version(helm_release("a", ready=SUCCEEDED), "7"))
     calls = len(sink.calls)
 
-    store.upsert("HelmRelease", with_version(release("a", ready="True"), "8"))
+    store.upsert("HelmRelease", with_version(helm_release("a", ready=SUCCEEDED), "8"))
 
     assert len(sink.calls) == calls
 
 
 def test_relist_deletes_what_vanished_exactly_once() -> None:
     store, sink, _ = make_store()
-    listed(store, release("a"), release("b"))
+    listed(store, helm_release("a"), helm_release("b"))
 
-    listed(store, release("a"))
-    listed(store, release("a"))
+    listed(store, helm_release("a"))
+    listed(store, helm_release("a"))
 
     assert sum(node("b") in keys.nodes for keys in sink.calls) == 2  # added, then deleted
     assert store.keys("HelmRelease") == {("flux-system", "a")}
@@ -113,15 +115,15 @@ def test_relist_deletes_what_vanished_exactly_once() -> None:
 
 def test_relist_notifies_once_for_the_whole_list() -> None:
     store, sink, _ = make_store()
-    listed(store, release("a"), release("b"), release("c"))
+    listed(store, helm_release("a"), helm_release("b"), helm_release("c"))
     assert len(sink.calls) == 1
     assert {node("a"), node("b"), node("c")} <= sink.calls[0].nodes
 
 
 def test_unmappable_update_is_counted_and_keeps_the_last_good_node() -> None:
     store, _, metrics = make_store()
-    store.upsert("HelmRelease", release("a", ready="True"))
-    broken = release("a")
+    store.upsert("HelmRelease", helm_release("a", ready=SUCCEEDED))
+    broken = helm_release("a")
     broken["spec"]["dependsOn"] = "bp-cilium"
 
     with structlog.testing.capture_logs() as logs:
@@ -135,10 +137,10 @@ def test_unmappable_update_is_counted_and_keeps_the_last_good_node() -> None:
 
 def test_name_collision_across_namespaces_is_logged_and_counted() -> None:
     store, _, metrics = make_store()
-    store.upsert("HelmRelease", release("shared", namespace="flux-system"))
+    store.upsert("HelmRelease", helm_release("shared", namespace="flux-system"))
 
     with structlog.testing.capture_logs() as logs:
-        store.upsert("HelmRelease", release("shared", namespace="team-a"))
+        store.upsert("HelmRelease", helm_release("shared", namespace="team-a"))
 
     assert logs[0]["event"] == "node_id_collision"
     assert logs[0]["ignored"] == "team-a/shared"
@@ -168,7 +170,7 @@ def test_chart_change_touches_its_release() -> None:
 
 def test_an_object_equal_in_another_key_order_is_not_a_change() -> None:
     store, sink, _ = make_store()
-    obj = with_version(release("a", ready="True"), "7")
+    obj = with_version(helm_release("a", ready=SUCCEEDED), "7")
     store.upsert("HelmRelease", obj)
     calls = len(sink.calls)
 
@@ -179,7 +181,7 @@ def test_an_object_equal_in_another_key_order_is_not_a_change() -> None:
 
 def test_get_answers_a_copy_the_caller_may_change() -> None:
     store, _, _ = make_store()
-    store.upsert("HelmRelease", release("a", ready="True"))
+    store.upsert("HelmRelease", helm_release("a", ready=SUCCEEDED))
 
     held = store.get("HelmRelease", ("flux-system", "a"))
     assert held is not None

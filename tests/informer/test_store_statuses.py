@@ -19,6 +19,7 @@ from flux_adapter.informer.store import Store
 from flux_adapter.observe.metrics import Metrics
 from mapper import Graph, Kind, Status
 from tests.support import REGION, RecordingSink, node
+from tests.support.objects import condition, helm_release
 
 Obj = dict[str, Any]
 
@@ -26,90 +27,6 @@ Obj = dict[str, Any]
 def make_store() -> tuple[Store, RecordingSink]:
     sink = RecordingSink()
     return Store(Graph(REGION, "flow-1"), sink, Metrics()), sink
-
-
-def cond(
-    ctype: str, status: str, reason: str, message: str = "", generation: int | None = 1
-) -> Obj:
-    """One condition as Flux's controllers write it (`observedGeneration` included)."""
-    written: Obj = {
-        "lastTransitionTime": "2026-11-20T09:19:41Z",
-        "message": message or f"{reason}",
-        "reason": reason,
-        "status": status,
-        "type": ctype,
-    }
-    if generation is not None:
-        written["observedGeneration"] = generation
-    return written
-
-
-def hr(
-    name: str,
-    namespace: str = "apps",
-    *,
-    conditions: list[Obj],
-    generation: int = 1,
-    observed: int | None = None,
-    helm_chart: str | None = "",
-    chart_ref: Obj | None = None,
-    suspend: bool | None = None,
-) -> Obj:
-    """A HelmRelease as `kubectl get -o json` shows it after helm-controller wrote its status.
-
-    `helm_chart=""` records the chart helm-controller names for a `spec.chart`
-    template (`<ns>/<ns>-<name>`); `None` leaves `status.helmChart` unset.
-    """
-    spec: Obj = {
-        "interval": "10m",
-        "install": {"remediation": {"retries": 3}},
-        "upgrade": {"remediation": {"retries": 3, "remediateLastFailure": True}},
-        "values": {"replicaCount": 2, "ingress": {"enabled": True}},
-    }
-    if chart_ref is not None:
-        spec["chartRef"] = chart_ref
-    else:
-        spec["chart"] = {
-            "spec": {
-                "chart": name.removeprefix("bp-"),
-                "version": "6.x",
-                "sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
-                "interval": "1h",
-            }
-        }
-    if suspend is not None:
-        spec["suspend"] = suspend
-    status: Obj = {
-        "conditions": conditions,
-        "observedGeneration": generation if observed is None else observed,
-        "lastAttemptedGeneration": generation,
-        "lastAttemptedRevision": "6.5.0",
-        "lastAttemptedReleaseAction": "upgrade",
-        "history": [{"chartName": "podinfo", "chartVersion": "6.5.0", "status": "deployed"}],
-        "storageNamespace": namespace,
-    }
-    if helm_chart == "" and chart_ref is None:
-        status["helmChart"] = f"{namespace}/{namespace}-{name}"
-    elif helm_chart:
-        status["helmChart"] = helm_chart
-    return {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2",
-        "kind": "HelmRelease",
-        "metadata": {
-            "annotations": {"reconcile.fluxcd.io/requestedAt": "2026-11-20T09:14:03Z"},
-            "creationTimestamp": "2026-11-18T10:01:55Z",
-            "finalizers": ["finalizers.fluxcd.io"],
-            "generation": generation,
-            "labels": {"kustomize.toolkit.fluxcd.io/name": "apps"},
-            "managedFields": [{"manager": "kustomize-controller", "operation": "Apply"}],
-            "name": name,
-            "namespace": namespace,
-            "resourceVersion": "48213",
-            "uid": f"00000000-0000-4000-8000-{zlib.crc32(name.encode()):012x}",
-        },
-        "spec": spec,
-        "status": status,
-    }
 
 
 def helm_chart(
@@ -154,28 +71,30 @@ def helm_chart(
 
 
 READY = [
-    cond("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded"),
-    cond("Released", "True", "UpgradeSucceeded", "Helm upgrade succeeded"),
+    condition("Ready", "True", "UpgradeSucceeded", "Helm upgrade succeeded"),
+    condition("Released", "True", "UpgradeSucceeded", "Helm upgrade succeeded"),
 ]
 WAITING_FOR_CHART = [
-    cond("Ready", "False", "SourceNotReady", "HelmChart 'apps/apps-x' is not ready"),
-    cond("Reconciling", "True", "Progressing", "Fulfilling prerequisites"),
+    condition("Ready", "False", "SourceNotReady", "HelmChart 'apps/apps-x' is not ready"),
+    condition("Reconciling", "True", "Progressing", "Fulfilling prerequisites"),
 ]
 CHART_READY = [
-    cond("Ready", "True", "ChartPullSucceeded", "pulled 'podinfo' chart with version '6.5.0'"),
-    cond("ArtifactInStorage", "True", "Succeeded", "stored artifact: revision '6.5.0'"),
+    condition("Ready", "True", "ChartPullSucceeded", "pulled 'podinfo' chart with version '6.5.0'"),
+    condition("ArtifactInStorage", "True", "Succeeded", "stored artifact: revision '6.5.0'"),
 ]
 CHART_NOT_READY = [
-    cond("Ready", "False", "ChartPullFailed", "failed to fetch https://charts.example/index.yaml"),
-    cond("Reconciling", "True", "ProgressingWithRetry", "retrying"),
+    condition(
+        "Ready", "False", "ChartPullFailed", "failed to fetch https://charts.example/index.yaml"
+    ),
+    condition("Reconciling", "True", "ProgressingWithRetry", "retrying"),
 ]
 MISSING_VERSION = (
     "invalid chart reference: failed to get chart version for remote reference: no "
     "'hello-world' chart with version matching '0.1.0-missing-version' found"
 )
 CHART_STALLED = [
-    cond("Stalled", "True", "InvalidChartReference", MISSING_VERSION),
-    cond("Ready", "False", "InvalidChartReference", MISSING_VERSION),
+    condition("Stalled", "True", "InvalidChartReference", MISSING_VERSION),
+    condition("Ready", "False", "InvalidChartReference", MISSING_VERSION),
 ]
 
 
@@ -386,12 +305,12 @@ UNAPPLIED_SPEC: Obj = {
 def failed_action(ready_reason: str, released: str, remediated: tuple[str, str] | None) -> Obj:
     """Ready copies the newest of Released and Remediated, as helm-controller summarises."""
     conditions = [
-        cond("Ready", "False", ready_reason),
-        cond("Released", "False", released),
+        condition("Ready", "False", ready_reason),
+        condition("Released", "False", released),
     ]
     if remediated is not None:
-        conditions.append(cond("Remediated", remediated[0], remediated[1]))
-    return hr("bp-x", conditions=conditions)
+        conditions.append(condition("Remediated", remediated[0], remediated[1]))
+    return helm_release("bp-x", "apps", conditions=conditions)
 
 
 @pytest.mark.parametrize(
@@ -399,16 +318,17 @@ def failed_action(ready_reason: str, released: str, remediated: tuple[str, str] 
     [
         pytest.param(ROLLED_BACK, "failed", id="example-1-upgrade-failed-rolled-back"),
         pytest.param(UNAPPLIED_SPEC, "running", id="example-3-ready-for-an-older-generation"),
-        pytest.param(hr("bp-x", conditions=READY), "succeeded", id="ready"),
+        pytest.param(helm_release("bp-x", "apps", conditions=READY), "succeeded", id="ready"),
         pytest.param(failed_action("InstallFailed", "InstallFailed", None), "failed", id="install"),
         pytest.param(failed_action("UpgradeFailed", "UpgradeFailed", None), "failed", id="upgrade"),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 conditions=[
-                    cond("Ready", "False", "TestFailed"),
-                    cond("Released", "True", "InstallSucceeded"),
-                    cond("TestSuccess", "False", "TestFailed"),
+                    condition("Ready", "False", "TestFailed"),
+                    condition("Released", "True", "InstallSucceeded"),
+                    condition("TestSuccess", "False", "TestFailed"),
                 ],
             ),
             "failed",
@@ -430,103 +350,131 @@ def failed_action(ready_reason: str, released: str, remediated: tuple[str, str] 
             id="uninstall-failed",
         ),
         pytest.param(
-            hr("bp-x", conditions=[cond("Ready", "False", "RetriesExhausted")]),
+            helm_release(
+                "bp-x", "apps", conditions=[condition("Ready", "False", "RetriesExhausted")]
+            ),
             "failed",
             id="retries-exhausted",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 conditions=[
-                    cond(
+                    condition(
                         "Stalled", "True", "RetriesExceeded", "Failed to upgrade after 4 attempts"
                     ),
-                    cond("Ready", "Unknown", "Progressing"),
+                    condition("Ready", "Unknown", "Progressing"),
                 ],
             ),
             "failed",
             id="stalled-retries-exceeded",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 conditions=[
-                    cond("Stalled", "True", "MissingRollbackTarget"),
-                    cond("Ready", "False", "MissingRollbackTarget"),
+                    condition("Stalled", "True", "MissingRollbackTarget"),
+                    condition("Ready", "False", "MissingRollbackTarget"),
                 ],
             ),
             "failed",
             id="stalled-missing-rollback-target",
         ),
-        pytest.param(hr("bp-x", conditions=WAITING_FOR_CHART), "running", id="source-not-ready"),
         pytest.param(
-            hr("bp-x", conditions=[cond("Ready", "False", "DependencyNotReady")]),
+            helm_release("bp-x", "apps", conditions=WAITING_FOR_CHART),
+            "running",
+            id="source-not-ready",
+        ),
+        pytest.param(
+            helm_release(
+                "bp-x", "apps", conditions=[condition("Ready", "False", "DependencyNotReady")]
+            ),
             "running",
             id="dependency-not-ready",
         ),
         pytest.param(
-            hr("bp-x", conditions=[cond("Ready", "False", "ArtifactFailed")]),
+            helm_release(
+                "bp-x", "apps", conditions=[condition("Ready", "False", "ArtifactFailed")]
+            ),
             "running",
             id="artifact-failed-is-retried",
         ),
         pytest.param(
-            hr("bp-x", conditions=[cond("Ready", "False", "InitFailed")]),
+            helm_release("bp-x", "apps", conditions=[condition("Ready", "False", "InitFailed")]),
             "running",
             id="init-failed-is-retried",
         ),
         pytest.param(
-            hr("bp-x", conditions=[cond("Ready", "Unknown", "Progressing")]),
+            helm_release("bp-x", "apps", conditions=[condition("Ready", "Unknown", "Progressing")]),
             "running",
             id="progressing",
         ),
-        pytest.param(hr("bp-x", conditions=[]), "pending", id="not-reconciled"),
+        pytest.param(helm_release("bp-x", "apps", conditions=[]), "pending", id="not-reconciled"),
         pytest.param(
-            hr("bp-x", generation=12, observed=11, conditions=[cond("Ready", "True", "X", "", 12)]),
+            helm_release(
+                "bp-x",
+                "apps",
+                generation=12,
+                observed=11,
+                conditions=[condition("Ready", "True", "X", "", 12)],
+            ),
             "succeeded",
             id="condition-current-while-status-lags",
         ),
         pytest.param(
-            hr("bp-x", generation=12, observed=12, conditions=[cond("Ready", "True", "X", "", 11)]),
+            helm_release(
+                "bp-x",
+                "apps",
+                generation=12,
+                observed=12,
+                conditions=[condition("Ready", "True", "X", "", 11)],
+            ),
             "running",
             id="condition-older-while-status-current",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 generation=12,
                 observed=11,
-                conditions=[cond("Ready", "True", "X", "", None)],
+                conditions=[condition("Ready", "True", "X", "", None)],
             ),
             "running",
             id="no-condition-generation-status-older",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 generation=12,
                 observed=11,
-                conditions=[cond("Ready", "False", "UpgradeFailed", "", 11)],
+                conditions=[condition("Ready", "False", "UpgradeFailed", "", 11)],
             ),
             "failed",
             id="failure-for-an-older-generation-stays-failed",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 generation=12,
                 observed=11,
-                conditions=[cond("Ready", "True", "X", "", 11)],
+                conditions=[condition("Ready", "True", "X", "", 11)],
                 suspend=True,
             ),
             "succeeded",
             id="suspended-with-a-pending-generation",
         ),
         pytest.param(
-            hr(
+            helm_release(
                 "bp-x",
+                "apps",
                 generation=12,
                 observed=11,
-                conditions=[cond("Ready", "False", "UpgradeFailed", "", 11)],
+                conditions=[condition("Ready", "False", "UpgradeFailed", "", 11)],
                 suspend=True,
             ),
             "failed",
@@ -545,11 +493,12 @@ def test_a_suspended_release_with_a_pending_generation_says_it_is_suspended() ->
     store, _ = make_store()
     store.upsert(
         "HelmRelease",
-        hr(
+        helm_release(
             "bp-x",
+            "apps",
             generation=12,
             observed=11,
-            conditions=[cond("Ready", "True", "X", "", 11)],
+            conditions=[condition("Ready", "True", "X", "", 11)],
             suspend=True,
         ),
     )
@@ -561,13 +510,15 @@ def test_a_suspended_release_with_a_pending_generation_says_it_is_suspended() ->
 
 def test_resuming_a_suspended_release_with_a_pending_generation_shows_it_running() -> None:
     store, _ = make_store()
-    lagging = [cond("Ready", "True", "UpgradeSucceeded", "", 11)]
+    lagging = [condition("Ready", "True", "UpgradeSucceeded", "", 11)]
     store.upsert(
-        "HelmRelease", hr("bp-x", generation=12, observed=11, conditions=lagging, suspend=True)
+        "HelmRelease",
+        helm_release("bp-x", "apps", generation=12, observed=11, conditions=lagging, suspend=True),
     )
 
     store.upsert(
-        "HelmRelease", hr("bp-x", generation=13, observed=11, conditions=lagging, suspend=False)
+        "HelmRelease",
+        helm_release("bp-x", "apps", generation=13, observed=11, conditions=lagging, suspend=False),
     )
 
     assert store.graph.nodes[node("bp-x")].status == "running"
@@ -640,8 +591,12 @@ SCENARIOS = {
     ),
     "chart-only-not-ready-changes-nothing": Scenario(
         steps=(
-            upsert("HelmRelease", hr("bp-a", conditions=READY), bp_a="succeeded"),
-            upsert("HelmRelease", hr("bp-b", conditions=WAITING_FOR_CHART), bp_b="running"),
+            upsert("HelmRelease", helm_release("bp-a", "apps", conditions=READY), bp_a="succeeded"),
+            upsert(
+                "HelmRelease",
+                helm_release("bp-b", "apps", conditions=WAITING_FOR_CHART),
+                bp_b="running",
+            ),
             upsert(
                 "HelmChart", helm_chart("apps-bp-a", conditions=CHART_NOT_READY), bp_a="succeeded"
             ),
@@ -663,7 +618,7 @@ SCENARIOS = {
     ),
     "chart-turns-stalled-and-back": Scenario(
         steps=(
-            upsert("HelmRelease", hr("bp-a", conditions=READY), bp_a="succeeded"),
+            upsert("HelmRelease", helm_release("bp-a", "apps", conditions=READY), bp_a="succeeded"),
             upsert("HelmChart", helm_chart("apps-bp-a", conditions=CHART_READY), bp_a="succeeded"),
             upsert(
                 "HelmChart",
@@ -694,12 +649,14 @@ SCENARIOS = {
             upsert("HelmChart", SHARED_READY),
             upsert(
                 "HelmRelease",
-                hr("bp-a", chart_ref=HELMCHART_REF, conditions=READY),
+                helm_release("bp-a", "apps", chart_ref=HELMCHART_REF, conditions=READY),
                 bp_a="succeeded",
             ),
             upsert(
                 "HelmRelease",
-                hr("bp-b", "team-b", chart_ref=HELMCHART_REF, conditions=WAITING_FOR_CHART),
+                helm_release(
+                    "bp-b", "team-b", chart_ref=HELMCHART_REF, conditions=WAITING_FOR_CHART
+                ),
                 bp_b="running",
             ),
             upsert("HelmChart", SHARED_STALLED, ("bp-a", "bp-b"), bp_a="failed", bp_b="failed"),
@@ -731,7 +688,12 @@ SCENARIOS = {
         steps=(
             upsert(
                 "HelmRelease",
-                hr("bp-a", chart_ref={"kind": "HelmChart", "name": "podinfo"}, conditions=READY),
+                helm_release(
+                    "bp-a",
+                    "apps",
+                    chart_ref={"kind": "HelmChart", "name": "podinfo"},
+                    conditions=READY,
+                ),
                 bp_a="succeeded",
             ),
             upsert(
@@ -751,7 +713,12 @@ SCENARIOS = {
         steps=(
             upsert(
                 "HelmRelease",
-                hr("bp-a", helm_chart=None, conditions=[cond("Ready", "Unknown", "Progressing")]),
+                helm_release(
+                    "bp-a",
+                    "apps",
+                    helm_chart=False,
+                    conditions=[condition("Ready", "Unknown", "Progressing")],
+                ),
                 bp_a="running",
             ),
             upsert(
@@ -766,10 +733,10 @@ SCENARIOS = {
         steps=(
             upsert("HelmChart", helm_chart("apps-bp-a", conditions=CHART_STALLED)),
             upsert("HelmChart", SHARED_READY),
-            upsert("HelmRelease", hr("bp-a", conditions=READY), bp_a="failed"),
+            upsert("HelmRelease", helm_release("bp-a", "apps", conditions=READY), bp_a="failed"),
             upsert(
                 "HelmRelease",
-                hr("bp-a", chart_ref=HELMCHART_REF, conditions=READY),
+                helm_release("bp-a", "apps", chart_ref=HELMCHART_REF, conditions=READY),
                 bp_a="succeeded",
             ),
             upsert("HelmChart", helm_chart("apps-bp-a", conditions=CHART_READY), bp_a="succeeded"),
@@ -782,8 +749,9 @@ SCENARIOS = {
         steps=(
             upsert(
                 "HelmRelease",
-                hr(
+                helm_release(
                     "bp-a",
+                    "apps",
                     chart_ref={"kind": "OCIRepository", "name": "podinfo"},
                     conditions=READY,
                 ),
@@ -807,8 +775,9 @@ SCENARIOS = {
         steps=(
             upsert(
                 "HelmRelease",
-                hr(
+                helm_release(
                     "bp-a",
+                    "apps",
                     chart_ref={"kind": "ExternalArtifact", "name": "podinfo", "namespace": "ci"},
                     conditions=WAITING_FOR_CHART,
                 ),
@@ -823,8 +792,9 @@ SCENARIOS = {
         steps=(
             upsert(
                 "HelmRelease",
-                hr(
+                helm_release(
                     "bp-a",
+                    "apps",
                     chart_ref={"kind": "HelmChart", "name": "podinfo", "namespace": "unwatched"},
                     conditions=READY,
                 ),
@@ -838,11 +808,12 @@ SCENARIOS = {
             upsert("HelmChart", helm_chart("apps-bp-a", conditions=CHART_READY)),
             upsert(
                 "HelmRelease",
-                hr(
+                helm_release(
                     "bp-a",
+                    "apps",
                     conditions=[
-                        cond("Stalled", "True", "RetriesExceeded"),
-                        cond("Ready", "False", "UpgradeFailed"),
+                        condition("Stalled", "True", "RetriesExceeded"),
+                        condition("Ready", "False", "UpgradeFailed"),
                     ],
                 ),
                 bp_a="failed",
@@ -882,7 +853,7 @@ def test_a_shared_chart_event_re_sends_every_release_using_it_in_one_notificatio
     store.upsert("HelmChart", SHARED_READY)
     for name, namespace in (("bp-a", "apps"), ("bp-b", "team-b"), ("bp-c", "apps")):
         ref = HELMCHART_REF if name != "bp-c" else None
-        store.upsert("HelmRelease", hr(name, namespace, chart_ref=ref, conditions=READY))
+        store.upsert("HelmRelease", helm_release(name, namespace, chart_ref=ref, conditions=READY))
     calls = len(sink.calls)
 
     store.upsert("HelmChart", SHARED_STALLED)

@@ -1,69 +1,10 @@
-"""Literal HelmRelease and HelmChart builders for mapper tests."""
+"""Literal HelmCharts for mapper tests; HelmReleases come from `tests.support.objects`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def condition(
-    ctype: str,
-    status: str,
-    reason: str | None = None,
-    message: str | None = None,
-    at: str = "2026-11-20T09:00:00Z",
-    generation: int | None = None,
-) -> dict[str, Any]:
-    cond: dict[str, Any] = {"type": ctype, "status": status, "lastTransitionTime": at}
-    if generation is not None:
-        cond["observedGeneration"] = generation
-    if reason is not None:
-        cond["reason"] = reason
-    if message is not None:
-        cond["message"] = message
-    return cond
-
-
-def release(
-    name: str,
-    namespace: str = "flux-system",
-    *,
-    created: str = "2026-11-20T08:00:00Z",
-    labels: dict[str, str] | None = None,
-    depends_on: list[dict[str, Any]] | None = None,
-    conditions: list[dict[str, Any]] | None = None,
-    helm_chart: str | None = None,
-    chart_ref: dict[str, Any] | None = None,
-    generation: int = 1,
-    suspend: bool | None = None,
-    **status: Any,
-) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2",
-        "kind": "HelmRelease",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "creationTimestamp": created,
-            "generation": generation,
-        },
-        "spec": {"interval": "10m"},
-    }
-    if chart_ref is not None:
-        obj["spec"]["chartRef"] = chart_ref
-    if suspend is not None:
-        obj["spec"]["suspend"] = suspend
-    if labels is not None:
-        obj["metadata"]["labels"] = labels
-    if depends_on is not None:
-        obj["spec"]["dependsOn"] = depends_on
-    obj_status: dict[str, Any] = dict(status)
-    if conditions is not None:
-        obj_status["conditions"] = conditions
-    if helm_chart is not None:
-        obj_status["helmChart"] = helm_chart
-    if obj_status:
-        obj["status"] = obj_status
-    return obj
+from tests.support.objects import condition
 
 
 def chart(

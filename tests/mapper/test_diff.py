@@ -10,8 +10,8 @@ from mapper.graph import Graph
 from mapper.state import GraphState, Keys
 from mapper.wire import MAX_ENVELOPE_BYTES, batches, split
 from tests.fixtures import bootstrap_kit
-from tests.mapper.objects import condition, release
 from tests.mapper.server_fold import fold_bodies, server_view
+from tests.support.objects import condition, helm_release
 
 REGION = "eu-west-1"
 NS = "flux-system"
@@ -97,7 +97,7 @@ def test_only_restricts_the_diff_to_the_given_keys() -> None:
     g = kit_graph()
     acked = g.copy()
     for name in ("bp-cilium", "bp-flux"):
-        obj = release(name, conditions=[condition("Ready", "True", "InstallSucceeded")])
+        obj = helm_release(name, conditions=[condition("Ready", "True", "InstallSucceeded")])
         g.apply("HelmRelease", (NS, name), obj)
     out = diff(acked, g, only=Keys(nodes={f"{REGION}/bp-flux"}))
     assert [n["id"] for n in json.loads(out[0].body)["nodes"]] == [f"{REGION}/bp-flux"]
@@ -112,10 +112,10 @@ def test_twenty_thousand_nodes_split_into_envelopes_under_one_mebibyte() -> None
     g = Graph(REGION, "bootstrap")
     for i in range(20_000):
         name = f"bp-release-{i:05d}"
-        obj = release(
+        obj = helm_release(
             name,
             labels={"catalyst.openova.io/family": "family", "catalyst.openova.io/slot": str(i)},
-            depends_on=[{"name": f"bp-release-{i - 1:05d}"}] if i else None,
+            depends_on=[{"name": f"bp-release-{i - 1:05d}"}] if i else (),
             conditions=[condition("Ready", "False", "InstallFailed", "boom " * 100)],
         )
         g.apply("HelmRelease", (NS, name), obj)
@@ -179,7 +179,7 @@ def test_filler_stops_at_the_first_item_that_does_not_fit() -> None:
 def test_resend_upserts_held_values_after_the_changes() -> None:
     g = kit_graph()
     acked = g.copy()
-    obj = release("bp-flux", conditions=[condition("Ready", "True", "InstallSucceeded")])
+    obj = helm_release("bp-flux", conditions=[condition("Ready", "True", "InstallSucceeded")])
     g.apply("HelmRelease", (NS, "bp-flux"), obj)
     cilium = f"{REGION}/bp-cilium"
     edge = (cilium, REGION, "contains")

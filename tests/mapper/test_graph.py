@@ -11,7 +11,8 @@ from mapper.objects import ReleaseView, Unmappable
 from mapper.release import MappedRelease, map_release
 from mapper.state import Keys
 from tests.fixtures import bootstrap_kit, ready_chart, upgrade_failed_release
-from tests.mapper.objects import chart, condition, release
+from tests.mapper.objects import chart
+from tests.support.objects import condition, helm_release
 
 REGION = "eu-west-1"
 NS = "flux-system"
@@ -56,7 +57,9 @@ def test_bootstrap_kit_dependency_declared_later_still_links() -> None:
 
 def test_adding_a_release_touches_its_node_edges_and_region() -> None:
     g = graph()
-    applied = g.apply("HelmRelease", (NS, "bp-x"), release("bp-x", depends_on=[{"name": "bp-y"}]))
+    applied = g.apply(
+        "HelmRelease", (NS, "bp-x"), helm_release("bp-x", depends_on=[{"name": "bp-y"}])
+    )
     assert applied.touched == Keys(
         nodes={f"{REGION}/bp-x"}, rels={contains("bp-x"), dep("bp-y", "bp-x")}
     )
@@ -65,8 +68,8 @@ def test_adding_a_release_touches_its_node_edges_and_region() -> None:
 
 def test_region_is_touched_only_when_its_status_changes() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-a"), release("bp-a"))
-    applied = g.apply("HelmRelease", (NS, "bp-b"), release("bp-b"))
+    g.apply("HelmRelease", (NS, "bp-a"), helm_release("bp-a"))
+    applied = g.apply("HelmRelease", (NS, "bp-b"), helm_release("bp-b"))
     assert g.nodes[REGION].status == "pending"
     assert REGION not in applied.touched.nodes
 
@@ -82,8 +85,8 @@ def test_reapplying_an_unchanged_object_touches_nothing() -> None:
 
 def test_a_status_change_touches_the_node_and_not_its_edges() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-x"), release("bp-x", depends_on=[{"name": "bp-y"}]))
-    ready = release(
+    g.apply("HelmRelease", (NS, "bp-x"), helm_release("bp-x", depends_on=[{"name": "bp-y"}]))
+    ready = helm_release(
         "bp-x", depends_on=[{"name": "bp-y"}], conditions=[condition("Ready", "True", "Ok")]
     )
     applied = g.apply("HelmRelease", (NS, "bp-x"), ready)
@@ -93,8 +96,10 @@ def test_a_status_change_touches_the_node_and_not_its_edges() -> None:
 
 def test_removing_a_depends_on_entry_removes_only_that_edge() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-x"), release("bp-x", depends_on=[{"name": "a"}, {"name": "b"}]))
-    applied = g.apply("HelmRelease", (NS, "bp-x"), release("bp-x", depends_on=[{"name": "b"}]))
+    g.apply(
+        "HelmRelease", (NS, "bp-x"), helm_release("bp-x", depends_on=[{"name": "a"}, {"name": "b"}])
+    )
+    applied = g.apply("HelmRelease", (NS, "bp-x"), helm_release("bp-x", depends_on=[{"name": "b"}]))
     assert applied.touched == Keys(rels={dep("a", "bp-x")})
     assert dep("a", "bp-x") not in g.rels
     assert dep("b", "bp-x") in g.rels
@@ -103,9 +108,13 @@ def test_removing_a_depends_on_entry_removes_only_that_edge() -> None:
 def test_deleting_a_release_removes_its_node_and_edges_and_rolls_up() -> None:
     g = graph()
     failed = [condition("Ready", "False", "InstallFailed")]
-    g.apply("HelmRelease", (NS, "bp-ok"), release("bp-ok", conditions=[condition("Ready", "True")]))
     g.apply(
-        "HelmRelease", (NS, "bp-x"), release("bp-x", depends_on=[{"name": "a"}], conditions=failed)
+        "HelmRelease", (NS, "bp-ok"), helm_release("bp-ok", conditions=[condition("Ready", "True")])
+    )
+    g.apply(
+        "HelmRelease",
+        (NS, "bp-x"),
+        helm_release("bp-x", depends_on=[{"name": "a"}], conditions=failed),
     )
     assert g.nodes[REGION].status == "failed"
     applied = g.apply("HelmRelease", (NS, "bp-x"), None)
@@ -122,9 +131,9 @@ def test_deleting_an_unknown_release_is_a_no_op() -> None:
 
 def test_a_malformed_update_keeps_the_last_good_node_and_reports() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-x"), release("bp-x"))
+    g.apply("HelmRelease", (NS, "bp-x"), helm_release("bp-x"))
     before = dict(g.nodes)
-    broken = release("bp-x")
+    broken = helm_release("bp-x")
     broken["spec"]["dependsOn"] = "bp-y"
     applied = g.apply("HelmRelease", (NS, "bp-x"), broken)
     assert not applied.touched
@@ -135,14 +144,14 @@ def test_a_malformed_update_keeps_the_last_good_node_and_reports() -> None:
 
 
 def test_an_object_under_the_wrong_key_is_refused() -> None:
-    applied = graph().apply("HelmRelease", (NS, "other"), release("bp-x"))
+    applied = graph().apply("HelmRelease", (NS, "other"), helm_release("bp-x"))
     assert isinstance(applied.problems[0], Unmappable)
     assert not applied.touched
 
 
 def test_chart_linked_by_labels_enriches_its_release() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-x"), release("bp-x"))
+    g.apply("HelmRelease", (NS, "bp-x"), helm_release("bp-x"))
     applied = g.apply(
         "HelmChart", (NS, "flux-system-bp-x"), chart("flux-system-bp-x", owner=(NS, "bp-x"))
     )
@@ -160,7 +169,7 @@ def test_chart_linked_by_labels_enriches_its_release() -> None:
 def test_chart_linked_by_status_helm_chart_without_labels() -> None:
     g = graph()
     g.apply("HelmChart", ("sources", "custom"), chart("custom", "sources", version="1.2.3"))
-    g.apply("HelmRelease", (NS, "bp-x"), release("bp-x", helm_chart="sources/custom"))
+    g.apply("HelmRelease", (NS, "bp-x"), helm_release("bp-x", helm_chart="sources/custom"))
     assert (g.nodes[f"{REGION}/bp-x"].meta or {})["chart"] == {
         "ref": "sources/custom",
         "name": "podinfo",
@@ -195,8 +204,8 @@ def test_chart_update_and_delete_follow_into_meta() -> None:
 
 def test_chart_relabelled_to_another_release_moves_its_enrichment() -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "a"), release("a"))
-    g.apply("HelmRelease", (NS, "b"), release("b"))
+    g.apply("HelmRelease", (NS, "a"), helm_release("a"))
+    g.apply("HelmRelease", (NS, "b"), helm_release("b"))
     g.apply("HelmChart", (NS, "c"), chart("c", owner=(NS, "a")))
     applied = g.apply("HelmChart", (NS, "c"), chart("c", owner=(NS, "b")))
     assert applied.touched == Keys(nodes={f"{REGION}/a", f"{REGION}/b"})
@@ -220,10 +229,10 @@ def test_a_chart_event_maps_only_the_releases_that_use_it(monkeypatch: pytest.Mo
     g = graph()
     for i in range(300):
         g.apply("HelmChart", (NS, f"c{i}"), chart(f"c{i}", owner=(NS, f"bp-{i}")))
-        g.apply("HelmRelease", (NS, f"bp-{i}"), release(f"bp-{i}", helm_chart=f"{NS}/c{i}"))
+        g.apply("HelmRelease", (NS, f"bp-{i}"), helm_release(f"bp-{i}", helm_chart=f"{NS}/c{i}"))
     shared_ref = {"kind": "HelmChart", "name": "shared", "namespace": "sources"}
     for name in ("bp-a", "bp-b"):
-        g.apply("HelmRelease", (NS, name), release(name, chart_ref=shared_ref))
+        g.apply("HelmRelease", (NS, name), helm_release(name, chart_ref=shared_ref))
     mapped = count_mapping(monkeypatch)
 
     stalled = chart("shared", "sources", stalled=("InvalidChartReference", "no such version"))
@@ -237,9 +246,11 @@ def test_a_release_that_drops_a_chart_is_no_longer_mapped_for_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     g = graph()
-    g.apply("HelmRelease", (NS, "bp-a"), release("bp-a", helm_chart=f"{NS}/old"))
+    g.apply("HelmRelease", (NS, "bp-a"), helm_release("bp-a", helm_chart=f"{NS}/old"))
     g.apply(
-        "HelmRelease", (NS, "bp-a"), release("bp-a", chart_ref={"kind": "HelmChart", "name": "new"})
+        "HelmRelease",
+        (NS, "bp-a"),
+        helm_release("bp-a", chart_ref={"kind": "HelmChart", "name": "new"}),
     )
     mapped = count_mapping(monkeypatch)
     g.apply("HelmChart", (NS, "old"), chart("old", stalled=("InvalidChartReference", "gone")))
@@ -256,8 +267,8 @@ def test_a_chart_for_no_known_release_touches_nothing() -> None:
 
 def test_same_name_in_two_namespaces_keeps_the_older_and_reports_once() -> None:
     g = graph()
-    younger = release("bp-x", "team-b", created="2026-11-21T00:00:00Z", labels={"v": "b"})
-    older = release("bp-x", "team-a", created="2026-11-20T00:00:00Z", labels={"v": "a"})
+    younger = helm_release("bp-x", "team-b", created="2026-11-21T00:00:00Z", labels={"v": "b"})
+    older = helm_release("bp-x", "team-a", created="2026-11-20T00:00:00Z", labels={"v": "a"})
     g.apply("HelmRelease", ("team-b", "bp-x"), younger)
     applied = g.apply("HelmRelease", ("team-a", "bp-x"), older)
     assert applied.problems == [Collision(f"{REGION}/bp-x", ("team-a", "bp-x"), ("team-b", "bp-x"))]
@@ -270,17 +281,19 @@ def test_same_name_in_two_namespaces_keeps_the_older_and_reports_once() -> None:
 
 def test_equal_age_collision_is_won_by_the_first_namespace() -> None:
     g = graph()
-    g.apply("HelmRelease", ("zeta", "bp-x"), release("bp-x", "zeta"))
-    g.apply("HelmRelease", ("alpha", "bp-x"), release("bp-x", "alpha"))
+    g.apply("HelmRelease", ("zeta", "bp-x"), helm_release("bp-x", "zeta"))
+    g.apply("HelmRelease", ("alpha", "bp-x"), helm_release("bp-x", "alpha"))
     assert (g.nodes[f"{REGION}/bp-x"].meta or {})["namespace"] == "alpha"
 
 
 def test_when_the_collision_winner_goes_the_other_release_takes_the_node() -> None:
     g = graph()
     g.apply(
-        "HelmRelease", ("team-a", "bp-x"), release("bp-x", "team-a", created="2026-01-01T00:00:00Z")
+        "HelmRelease",
+        ("team-a", "bp-x"),
+        helm_release("bp-x", "team-a", created="2026-01-01T00:00:00Z"),
     )
-    g.apply("HelmRelease", ("team-b", "bp-x"), release("bp-x", "team-b"))
+    g.apply("HelmRelease", ("team-b", "bp-x"), helm_release("bp-x", "team-b"))
     applied = g.apply("HelmRelease", ("team-a", "bp-x"), None)
     assert f"{REGION}/bp-x" in applied.touched.nodes
     assert (g.nodes[f"{REGION}/bp-x"].meta or {})["namespace"] == "team-b"

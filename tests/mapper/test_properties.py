@@ -13,8 +13,9 @@ from mapper.graph import Graph
 from mapper.objects import ObjectKey, parse_chart, parse_release
 from mapper.slim import slim
 from mapper.state import GraphState, Keys
-from tests.mapper.objects import chart, condition, release
+from tests.mapper.objects import chart
 from tests.mapper.server_fold import fold_bodies, server_view
+from tests.support.objects import condition, helm_release
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -30,7 +31,7 @@ anything_at = st.one_of(json_values, st.sampled_from(["", "x", "2026-11-20T09:00
 @st.composite
 def near_releases(draw: st.DrawFn) -> dict[str, Any]:
     """Releases whose known fields are sometimes of the wrong type: deeper than pure noise."""
-    obj = release(draw(st.sampled_from(["bp-a", "bp-b"])))
+    obj = helm_release(draw(st.sampled_from(["bp-a", "bp-b"])))
     paths: list[tuple[str, ...]] = [
         ("metadata", "labels"),
         ("metadata", "creationTimestamp"),
@@ -80,6 +81,34 @@ def test_near_valid_releases_map_or_report_never_raise(obj: dict[str, Any]) -> N
 @given(near_releases())
 def test_slimming_never_changes_what_the_mapper_sees(obj: dict[str, Any]) -> None:
     key = ("flux-system", obj["metadata"]["name"])
+    full, slimmed = Graph("r", "f"), Graph("r", "f")
+    full.apply("HelmRelease", key, obj)
+    slimmed.apply("HelmRelease", key, slim("HelmRelease", obj))
+    assert (full.nodes, full.rels) == (slimmed.nodes, slimmed.rels)
+
+
+condition_lists = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["Ready", "Stalled", "Released", "", 3])},
+        optional={
+            "status": st.sampled_from(["True", "False"]) | json_values,
+            "reason": json_values,
+            "lastTransitionTime": st.just("2026-11-20T09:00:00Z") | json_values,
+            "observedGeneration": json_values,
+        },
+    )
+    | json_values,
+    max_size=4,
+)
+"""Conditions of read and unread types, some malformed, some not even objects."""
+
+
+@given(condition_lists)
+def test_slimming_never_changes_what_the_mapper_sees_whatever_the_conditions(
+    conditions: list[Any],
+) -> None:
+    obj = helm_release("bp-a", conditions=conditions)
+    key = ("flux-system", "bp-a")
     full, slimmed = Graph("r", "f"), Graph("r", "f")
     full.apply("HelmRelease", key, obj)
     slimmed.apply("HelmRelease", key, slim("HelmRelease", obj))
@@ -173,7 +202,7 @@ def operations(draw: st.DrawFn) -> tuple[str, ObjectKey, dict[str, Any] | None]:
     namespace = draw(st.sampled_from(NAMESPACES))
     if kind == "HelmRelease":
         name = draw(st.sampled_from(RELEASE_NAMES))
-        obj = release(
+        obj = helm_release(
             name,
             namespace,
             created=draw(st.sampled_from(["2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"])),
@@ -187,7 +216,7 @@ def operations(draw: st.DrawFn) -> tuple[str, ObjectKey, dict[str, Any] | None]:
                 )
             ],
             generation=draw(st.sampled_from([1, 2])),
-            helm_chart=draw(st.sampled_from([None, "flux-system/c1", "team/c2"])),
+            helm_chart=draw(st.sampled_from(["", "flux-system/c1", "team/c2"])) or False,
             chart_ref=draw(
                 st.sampled_from(
                     [

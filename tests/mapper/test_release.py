@@ -10,7 +10,7 @@ from mapper.contract import FlowNode, Relationship
 from mapper.objects import ChartView, ReleaseView, Unmappable, parse_chart, parse_release
 from mapper.release import MappedRelease, map_release
 from tests.fixtures import ready_chart, upgrade_failed_release
-from tests.mapper.objects import condition, release
+from tests.support.objects import condition, helm_release
 
 REGION = "eu-west-1"
 FLOW = "bootstrap"
@@ -29,7 +29,7 @@ def mapped(obj: dict[str, Any], chart: dict[str, Any] | None = None) -> MappedRe
 
 
 def test_node_identity_is_region_slash_name() -> None:
-    node = mapped(release("bp-cilium")).node
+    node = mapped(helm_release("bp-cilium")).node
     assert (node.id, node.label, node.region, node.flow_id) == (
         "eu-west-1/bp-cilium",
         "bp-cilium",
@@ -39,28 +39,28 @@ def test_node_identity_is_region_slash_name() -> None:
 
 
 def test_family_comes_from_the_label_trimmed() -> None:
-    obj = release("bp-cilium", labels={"catalyst.openova.io/family": "  network "})
+    obj = helm_release("bp-cilium", labels={"catalyst.openova.io/family": "  network "})
     assert mapped(obj).node.family == "network"
 
 
 @pytest.mark.parametrize("label", ["", "   "])
 def test_blank_family_label_falls_back_to_the_name(label: str) -> None:
-    obj = release("bp-cert-manager", labels={"catalyst.openova.io/family": label})
+    obj = helm_release("bp-cert-manager", labels={"catalyst.openova.io/family": label})
     assert mapped(obj).node.family == "cert-manager"
 
 
 def test_family_without_label_strips_only_a_leading_bp_prefix() -> None:
-    assert mapped(release("bp-cert-manager")).node.family == "cert-manager"
-    assert mapped(release("cert-bp-manager")).node.family == "cert-bp-manager"
+    assert mapped(helm_release("bp-cert-manager")).node.family == "cert-manager"
+    assert mapped(helm_release("cert-bp-manager")).node.family == "cert-bp-manager"
 
 
 def test_contains_edge_runs_from_child_to_region() -> None:
-    rels = mapped(release("bp-cilium")).relationships
+    rels = mapped(helm_release("bp-cilium")).relationships
     assert rels == (Relationship(from_id="eu-west-1/bp-cilium", to_id=REGION, type="contains"),)
 
 
 def test_depends_on_edges_run_from_dependency_to_dependent() -> None:
-    obj = release("bp-keycloak", depends_on=[{"name": "bp-cert-manager"}, {"name": "bp-cnpg"}])
+    obj = helm_release("bp-keycloak", depends_on=[{"name": "bp-cert-manager"}, {"name": "bp-cnpg"}])
     edges = [r for r in mapped(obj).relationships if r.type == "finish-to-start"]
     assert edges == [
         Relationship(
@@ -79,24 +79,28 @@ def test_depends_on_edges_run_from_dependency_to_dependent() -> None:
 
 
 def test_depends_on_entries_without_a_name_are_skipped() -> None:
-    obj = release("bp-x", depends_on=[{"namespace": "flux-system"}, {"name": ""}, {"name": "bp-y"}])
+    obj = helm_release(
+        "bp-x", depends_on=[{"namespace": "flux-system"}, {"name": ""}, {"name": "bp-y"}]
+    )
     sources = [r.from_id for r in mapped(obj).relationships if r.type == "finish-to-start"]
     assert sources == ["eu-west-1/bp-y"]
 
 
 def test_depends_on_in_another_namespace_still_points_into_the_region() -> None:
-    obj = release("bp-x", depends_on=[{"name": "bp-y", "namespace": "elsewhere"}])
+    obj = helm_release("bp-x", depends_on=[{"name": "bp-y", "namespace": "elsewhere"}])
     sources = [r.from_id for r in mapped(obj).relationships if r.type == "finish-to-start"]
     assert sources == ["eu-west-1/bp-y"]
 
 
 def test_duplicate_depends_on_entries_yield_one_edge() -> None:
-    obj = release("bp-x", depends_on=[{"name": "bp-y"}, {"name": "bp-y", "namespace": "other"}])
+    obj = helm_release(
+        "bp-x", depends_on=[{"name": "bp-y"}, {"name": "bp-y", "namespace": "other"}]
+    )
     assert len(mapped(obj).relationships) == 2
 
 
 def test_started_at_is_creation_timestamp_in_millis() -> None:
-    node = mapped(release("bp-x", created="2026-11-20T08:00:00Z")).node
+    node = mapped(helm_release("bp-x", created="2026-11-20T08:00:00Z")).node
     assert node.started_at == 1_795_161_600_000
 
 
@@ -112,12 +116,14 @@ def test_started_at_is_creation_timestamp_in_millis() -> None:
 def test_ended_at_is_ready_transition_only_when_finished(
     ready: str, reason: str, ended: int | None
 ) -> None:
-    obj = release("bp-x", conditions=[condition("Ready", ready, reason, at="2026-11-20T09:00:00Z")])
+    obj = helm_release(
+        "bp-x", conditions=[condition("Ready", ready, reason, at="2026-11-20T09:00:00Z")]
+    )
     assert mapped(obj).node.ended_at == ended
 
 
 def test_pending_release_has_no_ended_at() -> None:
-    assert mapped(release("bp-x")).node.ended_at is None
+    assert mapped(helm_release("bp-x")).node.ended_at is None
 
 
 def test_meta_of_the_real_upgrade_failed_release() -> None:
@@ -136,14 +142,16 @@ def test_meta_of_the_real_upgrade_failed_release() -> None:
 
 
 def test_ready_message_is_cut_to_512_characters() -> None:
-    obj = release("bp-x", conditions=[condition("Ready", "False", "InstallFailed", "x" * 2000)])
+    obj = helm_release(
+        "bp-x", conditions=[condition("Ready", "False", "InstallFailed", "x" * 2000)]
+    )
     meta = mapped(obj).node.meta
     assert meta is not None
     assert meta["readyMessage"] == "x" * 512
 
 
 def test_suspended_appears_only_when_true() -> None:
-    obj = release("bp-x")
+    obj = helm_release("bp-x")
     obj["spec"]["suspend"] = True
     assert (mapped(obj).node.meta or {})["suspended"] is True
     obj["spec"]["suspend"] = False
@@ -162,14 +170,14 @@ def test_chart_enrichment_goes_into_meta_chart() -> None:
 
 
 def test_a_failing_chart_never_changes_the_release_status() -> None:
-    obj = release("bp-x", conditions=[condition("Ready", "True", "InstallSucceeded")])
+    obj = helm_release("bp-x", conditions=[condition("Ready", "True", "InstallSucceeded")])
     chart = ready_chart()
     chart["status"]["conditions"][0].update(status="False", reason="ChartPullFailed")
     assert mapped(obj, chart).node.status == "succeeded"
 
 
 def test_a_stalled_chart_fails_its_release_and_says_why_in_meta_chart() -> None:
-    obj = release("bp-x", conditions=[condition("Ready", "False", "SourceNotReady")])
+    obj = helm_release("bp-x", conditions=[condition("Ready", "False", "SourceNotReady")])
     chart = ready_chart()
     chart["status"]["conditions"] = [
         condition("Stalled", "True", "InvalidChartReference", "no chart version '9.9.9'", at=STALL),
@@ -194,7 +202,7 @@ def test_a_long_chart_stall_message_is_cut_like_a_ready_message() -> None:
     chart["status"]["conditions"] = [
         condition("Stalled", "True", "InvalidChartReference", "x" * 4000)
     ]
-    meta = (mapped(release("bp-x"), chart).node.meta or {})["chart"]
+    meta = (mapped(helm_release("bp-x"), chart).node.meta or {})["chart"]
     assert isinstance(meta, dict)
     assert meta["message"] == "x" * 512
 
@@ -218,7 +226,7 @@ def test_a_long_chart_stall_message_is_cut_like_a_ready_message() -> None:
 def test_chart_ref_to_a_source_goes_into_meta_source(
     ref: dict[str, str], expected: dict[str, str] | None
 ) -> None:
-    meta = mapped(release("bp-x", chart_ref=ref)).node.meta or {}
+    meta = mapped(helm_release("bp-x", chart_ref=ref)).node.meta or {}
     assert meta.get("source") == expected
 
 
@@ -280,6 +288,6 @@ def test_unmappable_release_yields_a_reason_not_an_exception(obj: object, reason
 
 
 def test_a_label_the_mapper_does_not_read_cannot_make_a_release_unmappable() -> None:
-    obj = release("bp-cilium")
+    obj = helm_release("bp-cilium")
     obj["metadata"]["labels"] = {"team.example/owner": 7}
     assert not isinstance(parse_release(obj), Unmappable)

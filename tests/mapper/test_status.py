@@ -10,11 +10,12 @@ from mapper.contract import Status
 from mapper.objects import ChartView, ReleaseView, parse_chart, parse_release
 from mapper.status import fold_status, worst
 from tests.fixtures import upgrade_failed_release
-from tests.mapper.objects import chart, condition, release
+from tests.mapper.objects import chart
+from tests.support.objects import condition, helm_release
 
 
 def view(conditions: list[dict[str, Any]] | None) -> ReleaseView:
-    parsed = parse_release(release("bp-x", conditions=conditions))
+    parsed = parse_release(helm_release("bp-x", conditions=conditions))
     assert isinstance(parsed, ReleaseView)
     return parsed
 
@@ -105,8 +106,11 @@ def test_ready_for_an_older_generation_is_not_succeeded_unless_suspended(
     suspend: bool | None,
     expected: Status,
 ) -> None:
-    extra: dict[str, Any] = {} if observed is None else {"observedGeneration": observed}
-    obj = release("bp-x", generation=generation, conditions=[ready], suspend=suspend, **extra)
+    obj = helm_release(
+        "bp-x", generation=generation, conditions=[ready], suspend=suspend, observed=observed
+    )
+    if observed is None:
+        del obj["status"]["observedGeneration"]
     parsed = parse_release(obj)
     assert isinstance(parsed, ReleaseView)
     assert fold_status(parsed) == expected
@@ -142,7 +146,9 @@ def test_a_stalled_chart_fails_its_release_and_a_merely_unready_one_does_not(
 
 
 def test_a_stalled_chart_fails_even_a_suspended_release() -> None:
-    obj = release("bp-x", suspend=True, conditions=[condition("Ready", "True", "InstallSucceeded")])
+    obj = helm_release(
+        "bp-x", suspend=True, conditions=[condition("Ready", "True", "InstallSucceeded")]
+    )
     parsed = parse_release(obj)
     assert isinstance(parsed, ReleaseView)
     stalled = chart_view(chart("c", stalled=("InvalidChartReference", "no such version")))

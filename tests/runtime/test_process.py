@@ -25,7 +25,8 @@ from tests.conftest import write_kubeconfig
 from tests.fakes.flow_server import FlowServer
 from tests.fakes.kube_api import FakeKubeApi
 from tests.fakes.leases import FakeLeases
-from tests.support import eventually, release
+from tests.support import eventually
+from tests.support.objects import SUCCEEDED, helm_release
 
 REGION = "eu-1"
 FLOW = "flow-1"
@@ -124,8 +125,8 @@ async def test_dry_run_prints_the_graph_as_json_lines(
     peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path], start: Callable[[Adapter], Running]
 ) -> None:
     kube, _, _, kubeconfig = peers
-    kube.create(HELM_RELEASES, release("bp-cilium", ready="True"))
-    kube.create(HELM_RELEASES, release("bp-flux", depends_on=("bp-cilium",)))
+    kube.create(HELM_RELEASES, helm_release("bp-cilium", ready=SUCCEEDED))
+    kube.create(HELM_RELEASES, helm_release("bp-flux", depends_on=("bp-cilium",)))
     out = io.StringIO()
     run = start(Adapter(settings(), dry_run=True, kubeconfig=str(kubeconfig), stdout=out))
     await eventually(lambda: out.getvalue().count("\n") >= 3, "three envelopes printed")
@@ -166,7 +167,7 @@ async def test_readiness_waits_for_both_first_lists_and_liveness_stays_up(
 ) -> None:
     kube, _, flow, kubeconfig = peers
     kube.uninstall(HELM_CHARTS)
-    kube.create(HELM_RELEASES, release("a"))
+    kube.create(HELM_RELEASES, helm_release("a"))
     run = start(Adapter(settings(flow_server_url=flow.url), kubeconfig=str(kubeconfig)))
     await eventually(
         lambda: run.adapter.health is not None and run.adapter.health.port is not None, "health up"
@@ -193,7 +194,7 @@ async def test_an_api_server_away_for_three_deadlines_fails_readiness_not_livene
     peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path], start: Callable[[Adapter], Running]
 ) -> None:
     kube, _, flow, kubeconfig = peers
-    kube.create(HELM_RELEASES, release("a"))
+    kube.create(HELM_RELEASES, helm_release("a"))
     run = start(
         Adapter(
             settings(flow_server_url=flow.url, watch_inactivity_timeout=0.5),
@@ -213,7 +214,7 @@ async def test_an_api_server_away_for_three_deadlines_fails_readiness_not_livene
     why = await run.answer("/readyz")
     assert any("API server unreachable" in reason for reason in why["failures"])
 
-    kube.create(HELM_RELEASES, release("made-while-away"))
+    kube.create(HELM_RELEASES, helm_release("made-while-away"))
     await kube.accept()
     await eventually(
         lambda: f"{REGION}/made-while-away" in region_view(flow), "healed", deadline=10
@@ -232,7 +233,7 @@ async def test_metrics_move_with_events_and_posts(
     await eventually(lambda: REGION in region_view(flow), "region posted")
     # Listed and watching: the release below arrives as a watch event, not in the LIST.
     assert await probe_until(run, "/readyz", 200)
-    kube.create(HELM_RELEASES, release("a", ready="True"))
+    kube.create(HELM_RELEASES, helm_release("a", ready=SUCCEEDED))
     await eventually(lambda: f"{REGION}/a" in region_view(flow), "a posted")
     assert (
         metrics.value(
@@ -266,7 +267,7 @@ async def test_of_two_electing_adapters_one_posts_and_a_crash_hands_over_without
     peers: tuple[FakeKubeApi, FakeLeases, FlowServer, Path], start: Callable[[Adapter], Running]
 ) -> None:
     kube, leases, flow, kubeconfig = peers
-    kube.create(HELM_RELEASES, release("a"))
+    kube.create(HELM_RELEASES, helm_release("a"))
     lease = {
         "flow_server_url": flow.url,
         "leader_election": True,
@@ -301,8 +302,8 @@ async def test_of_two_electing_adapters_one_posts_and_a_crash_hands_over_without
     leader.task.cancel()  # a crash: no flush, no release
     with contextlib.suppress(asyncio.CancelledError):
         await leader.task
-    kube.update(HELM_RELEASES, release("a", ready="True"))
-    kube.create(HELM_RELEASES, release("b"))
+    kube.update(HELM_RELEASES, helm_release("a", ready=SUCCEEDED))
+    kube.create(HELM_RELEASES, helm_release("b"))
     await eventually(
         lambda: (
             region_view(flow)
@@ -348,7 +349,7 @@ async def test_sigterm_mid_burst_flushes_before_exiting(
     kube, _, flow, kubeconfig = peers
     names = [f"r{i}" for i in range(5)]
     for name in names:
-        kube.create(HELM_RELEASES, release(name))
+        kube.create(HELM_RELEASES, helm_release(name))
     run = start(
         Adapter(
             settings(flow_server_url=flow.url, emit_interval=3.0, shutdown_timeout=10.0),
@@ -357,7 +358,7 @@ async def test_sigterm_mid_burst_flushes_before_exiting(
     )
     await eventually(lambda: len(region_view(flow)) == 6, "first flush")
     for name in names:
-        kube.update(HELM_RELEASES, release(name, ready="True"))
+        kube.update(HELM_RELEASES, helm_release(name, ready=SUCCEEDED))
     metrics = run.adapter.metrics
     await eventually(
         lambda: (

@@ -1,10 +1,9 @@
-"""Shared helpers for the tests: a recording change sink, waiting without sleeps, objects."""
+"""Shared helpers for the tests: a recording change sink, waiting without sleeps, fixtures."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
 from mapper import Keys
 from tests.fixtures import bootstrap_kit, ready_chart, upgrade_failed_release
@@ -19,7 +18,6 @@ __all__ = [
     "eventually",
     "node",
     "ready_chart",
-    "release",
     "upgrade_failed_release",
 ]
 
@@ -54,30 +52,3 @@ async def eventually(check: Callable[[], bool], what: str, deadline: float = PAT
 
 def node(name: str) -> str:
     return f"{REGION}/{name}"
-
-
-def release(
-    name: str,
-    namespace: str = "flux-system",
-    *,
-    depends_on: tuple[str, ...] = (),
-    ready: str | None = None,
-    reason: str = "Succeeded",
-) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"interval": "10m", "dependsOn": [{"name": dep} for dep in depends_on]},
-    }
-    if ready is not None:
-        obj["status"] = {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": ready,
-                    "reason": reason,
-                    "message": "",
-                    "lastTransitionTime": "2026-11-21T23:40:00Z",
-                }
-            ]
-        }
-    return obj

@@ -2,14 +2,14 @@
 
 Tests drive the cluster side through `apply`/`remove` (Graph.apply, then
 `notify`, exactly the watch layer's contract), flip the `ready` and
-`may_post` gates, and compare the fake server's snapshot with what the
-adapter would send from scratch.
+`may_post` gates, and compare the fake server's snapshot with the nodes and
+edges those releases must show, written out as literals and folded by the
+fake server's own rule: the expectation owes nothing to the mapper or the diff.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +20,18 @@ from flux_adapter.emit.emitter import Emitter
 from flux_adapter.emit.http_sink import HttpSink
 from flux_adapter.emit.sink import Sink
 from flux_adapter.observe.metrics import Metrics
-from mapper import Graph, GraphState, diff
-from tests.fakes.flow_server import FlowServer, Json
+from mapper import Graph
+from tests.fakes.flow_server import FlowServer, Json, fold
 from tests.support import eventually
-from tests.support.objects import BOOTSTRAP_KIT, NAMESPACE, SUCCEEDED, Condition, helm_release
+from tests.support.objects import (
+    BOOTSTRAP_KIT,
+    NAMESPACE,
+    PROGRESSING,
+    SUCCEEDED,
+    UPGRADE_FAILED,
+    Condition,
+    helm_release,
+)
 
 REGION = "eu-central-1"
 FLOW_ID = "bootstrap"
@@ -63,14 +71,88 @@ def region_view(snapshot: Json | None, region: str = REGION) -> View:
     return View(nodes, rels)
 
 
-def from_scratch(desired: GraphState) -> View:
-    """What a fresh adapter would leave on an empty server: every envelope folded in order."""
-    state = GraphState()
-    for batch in diff(GraphState(), desired):
-        state.fold(batch.envelope)
-    return View(
-        nodes={node_id: json.loads(node.wire()) for node_id, node in state.nodes.items()},
-        rels={key: json.loads(rel.wire()) for key, rel in state.rels.items()},
+STATUS: dict[Condition | None, str] = {
+    SUCCEEDED: "succeeded",
+    PROGRESSING: "running",
+    UPGRADE_FAILED: "failed",
+    None: "pending",
+}
+"""The canvas status each Ready the rig writes must show (docs/design.md, "Status folding")."""
+
+WORST_FIRST = ("failed", "running", "pending", "succeeded")
+CREATED_MS = 1_795_161_600_000
+"""`helm_release`'s creationTimestamp, 2026-11-20T08:00:00Z, in Unix milliseconds."""
+READY_SINCE_MS = 1_795_165_200_000
+"""`helm_release`'s conditions' lastTransitionTime, 2026-11-20T09:00:00Z."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the rig wrote for one release: what its node and edges must show."""
+
+    depends_on: tuple[str, ...]
+    ready: Condition | None
+    family: str
+    message: str
+
+
+def release_node(name: str, release: Written) -> Json:
+    """The node a release written by `Rig.apply` must have on the server (docs/contract.md)."""
+    status = STATUS[release.ready]
+    meta: Json = {
+        "namespace": NAMESPACE,
+        "generation": 1,
+        "observedGeneration": 1,
+        "lastAttemptedRevision": "1.2.3",
+        "slot": "7",
+    }
+    node: Json = {
+        "id": f"{REGION}/{name}",
+        "flowId": FLOW_ID,
+        "label": name,
+        "status": status,
+        "family": release.family,
+        "region": REGION,
+        "startedAt": CREATED_MS,
+        "meta": meta,
+    }
+    if release.ready is not None:
+        meta["readyReason"] = release.ready[1]
+        meta["readyMessage"] = release.message
+    if status in ("succeeded", "failed"):
+        node["endedAt"] = READY_SINCE_MS
+    return node
+
+
+def release_edges(name: str, release: Written) -> list[Json]:
+    own = f"{REGION}/{name}"
+    edges: list[Json] = [{"fromId": own, "toId": REGION, "type": "contains"}]
+    edges += [
+        {
+            "fromId": f"{REGION}/{dep}",
+            "toId": own,
+            "type": "finish-to-start",
+            "condition": "on-success",
+        }
+        for dep in release.depends_on
+    ]
+    return edges
+
+
+def expected_view(releases: dict[str, Written]) -> View:
+    """The server's fold of the literal nodes and edges these releases must show."""
+    statuses = {STATUS[release.ready] for release in releases.values()}
+    worst = next((status for status in WORST_FIRST if status in statuses), "pending")
+    region = {"id": REGION, "flowId": FLOW_ID, "label": REGION, "status": worst, "region": REGION}
+    nodes = [region] + [release_node(name, release) for name, release in releases.items()]
+    rels = [edge for name, release in releases.items() for edge in release_edges(name, release)]
+    return region_view(
+        fold(
+            [
+                {"type": "upsert-nodes", "nodes": nodes},
+                {"type": "upsert-rels", "relationships": rels},
+            ]
+        )
     )
 
 
@@ -106,6 +188,7 @@ class Rig:
         )
         self._task: asyncio.Task[None] | None = None
         self.stopped = False
+        self.releases: dict[str, Written] = {}
 
     def _ready(self) -> bool:
         self.ready_asked += 1
@@ -133,13 +216,29 @@ class Rig:
         family: str | None = None,
         message: str = "Helm upgrade succeeded",
     ) -> None:
-        obj = helm_release(name, depends_on=depends_on, ready=ready, family=family, message=message)
+        labels = {"app.kubernetes.io/part-of": "bootstrap-kit", "catalyst.openova.io/slot": "7"}
+        if family is not None:
+            labels["catalyst.openova.io/family"] = family
+        obj = helm_release(
+            name,
+            labels=labels,
+            depends_on=depends_on,
+            ready=ready,
+            message=message,
+            observed=1,
+            revision="1.2.3",
+            helm_chart=f"{NAMESPACE}/{NAMESPACE}-{name}",
+        )
         applied = self.graph.apply("HelmRelease", (NAMESPACE, name), obj)
         assert not applied.problems, applied.problems
+        self.releases[name] = Written(
+            depends_on, ready, family or name.removeprefix("bp-"), message
+        )
         self.emitter.notify(applied.touched)
 
     def remove(self, name: str) -> None:
         applied = self.graph.apply("HelmRelease", (NAMESPACE, name), None)
+        self.releases.pop(name, None)
         self.emitter.notify(applied.touched)
 
     def load_kit(self) -> None:
@@ -172,7 +271,7 @@ class Rig:
         return region_view(self.server.snapshot(FLOW_ID))
 
     def expected(self) -> View:
-        return from_scratch(self.graph)
+        return expected_view(self.releases)
 
     def converged(self) -> bool:
         return self.on_server() == self.expected()
