@@ -10,6 +10,7 @@ conditions, reasons and messages a real cluster shows. A condition's
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -92,6 +93,8 @@ def release_status(sample: Sample, phase: Phase, now: str, previous: Mapping[str
                     "chartVersion": sample.version.removeprefix("v"),
                     "firstDeployed": now,
                     "lastDeployed": now,
+                    "digest": f"sha256:{hashlib.sha256(chart.encode()).hexdigest()}",
+                    "configDigest": f"sha256:{hashlib.sha256(b'{}').hexdigest()}",
                 }
             ],
         }
@@ -121,5 +124,8 @@ def chart_status(sample: Sample, now: str) -> Json:
             f"{sample.chart}-{sample.version}.tgz",
             "revision": sample.version,
             "lastUpdateTime": now,
+            "digest": f"sha256:{hashlib.sha256(pulled.encode()).hexdigest()}",
+            "url": f"http://127.0.0.1/helmchart/{NAMESPACE}/{sample.chart_object_name}/"
+            f"{sample.chart}-{sample.version}.tgz",
         },
     }

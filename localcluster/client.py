@@ -455,7 +455,9 @@ class KubeClient:
         try:
             self.list(rt)
         except ApiError as exc:
-            if exc.status == 404:
+            # 429 "storage is (re)initializing": the watch cache of a new
+            # resource is still filling (kube-apiserver >= 1.31 says so).
+            if exc.status in (404, 429):
                 return False
             raise
         return True
