@@ -30,9 +30,9 @@ NOT_YET = Ready("", "", "")
 """A release helm-controller has not written a ``Ready`` condition for."""
 
 
-def ready_of(release: Mapping[str, Any]) -> Ready:
-    """The ``Ready`` condition of a HelmRelease object, or ``NOT_YET``."""
-    status = release.get("status")
+def ready_of(obj: Mapping[str, Any]) -> Ready:
+    """The ``Ready`` condition of a Flux object (HelmRelease, HelmRepository), or ``NOT_YET``."""
+    status = obj.get("status")
     conditions = status.get("conditions") if isinstance(status, Mapping) else None
     for cond in conditions or []:
         if isinstance(cond, Mapping) and cond.get("type") == "Ready":

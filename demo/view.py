@@ -194,7 +194,7 @@ class LiveUi:
 
 
 class PlainUi:
-    """No terminal: one line per change, cluster writes and server changes interleaved."""
+    """No terminal: one line per change; the demo's writes, Flux's and the server's interleaved."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out if out is not None else sys.stdout
