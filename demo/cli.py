@@ -238,9 +238,7 @@ class Demo:
         if self.cluster is not None and not self.cluster.running:
             raise ChildError("kube-apiserver exited")
         if self.controllers is not None:
-            for name, pid in self.controllers.pids.items():
-                if not _alive(pid):
-                    raise ChildError(f"{name} exited (its log is in {self._show(self.logs)}/)")
+            self.controllers.check()
 
     def run(self) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -380,15 +378,6 @@ def _sorted(snapshot: Json | None) -> Json:
             key=lambda r: (str(r.get("type")), str(r.get("fromId")), str(r.get("toId"))),
         )
     return out
-
-
-def _alive(pid: int) -> bool:
-    """Whether our child ``pid`` still runs (a zombie counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:

@@ -249,3 +249,32 @@ def test_a_signal_mid_play_stops_everything_the_demo_started(
 
     assert [p for p in children if not _gone(p)] == []
     assert not kubeconfig.parent.exists()
+
+
+def test_helm_controller_dying_mid_play_fails_the_demo_and_names_it(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        demo_command(tmp_path),
+        cwd=REPO_ROOT,
+        env=demo_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        seen = _wait_for_line(proc, "cluster  created HelmRelease", RUN_TIMEOUT)
+        (controller,) = [
+            p
+            for p in _children(proc.pid)
+            if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0].endswith(b"/helm-controller")
+        ]
+        os.kill(controller, signal.SIGKILL)
+        assert proc.wait(timeout=120) == 1
+        assert proc.stdout is not None
+        seen += proc.stdout.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    assert "demo: helm-controller exited with -9" in seen, seen
