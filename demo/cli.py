@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "helm-controller, a flow server and the adapter; bootstrap sixteen HelmReleases "
         "from charts served on 127.0.0.1 and watch the flow server's graph follow what "
         "helm-controller writes, live; draw the result.",
-        epilog="Exit codes: 0 ok, 1 the graph did not match the cluster, 2 usage, "
-        "3 set-up failed, 130/143 interrupted.",
+        epilog="Exit codes: 0 ok, 1 a stage did not come in time or the graph did not match "
+        "the cluster, 2 usage, 3 set-up failed, 130/143 interrupted.",
     )
     parser.add_argument(
         "--output",

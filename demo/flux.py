@@ -23,6 +23,8 @@ class Ready:
     message: str
 
     def __str__(self) -> str:
+        if not self.status:
+            return "no Ready condition yet"
         return f"Ready={self.status} {self.reason}: {self.message}"
 
 

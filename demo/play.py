@@ -183,5 +183,5 @@ class Player:
         ]
         said = "\n".join(waiting) or "  every release is Ready=True"
         raise StuckError(
-            f"no sign of {what} within {self.timeout:.0f}s; what helm-controller says:\n{said}"
+            f"no sign of {what} within {self.timeout:g}s; what helm-controller says:\n{said}"
         )

@@ -278,3 +278,24 @@ def test_helm_controller_dying_mid_play_fails_the_demo_and_names_it(tmp_path: Pa
             proc.stdout.close()
 
     assert "demo: helm-controller exited with -9" in seen, seen
+
+
+def test_a_stage_that_does_not_come_in_time_fails_the_demo_with_helm_controllers_words(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        demo_command(tmp_path, "--timeout", "0.5"),
+        cwd=REPO_ROOT,
+        env=demo_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stdout
+    said = done.stdout.split("demo: no sign of the flow server showing bp-seaweedfs failed ")[1]
+    assert said.startswith("within 0.5s; what helm-controller says:\n  bp-cert-manager: "), said
+    assert "the flow server's graph does not match the cluster:" in said
+    assert (tmp_path / "snapshot.json").exists()

@@ -36,8 +36,11 @@ def test_ready_is_read_as_helm_controller_wrote_it() -> None:
     )
 
 
-def test_a_release_without_status_is_not_yet_ready() -> None:
-    assert ready_of({"metadata": {"name": "bp-a"}}) == NOT_YET
+def test_a_release_helm_controller_has_not_looked_at_says_so() -> None:
+    ready = ready_of({"metadata": {"name": "bp-a"}})
+
+    assert ready == NOT_YET
+    assert str(ready) == "no Ready condition yet"
 
 
 def test_a_multi_line_message_is_printed_on_one_line() -> None:
