@@ -1,11 +1,14 @@
-"""The sample bootstrap the demo plays: sixteen releases from the shared kit.
+"""The sample bootstrap the demo plays: sixteen releases from the shared kit, as Flux objects.
 
 The names, families, charts and namespaces are those of the tests' bootstrap
 kit (``tests/fixtures/bootstrap-kit.yaml``), cut down so the live view
 fits a terminal: two dependency chains, one rooted at the network
 (``bp-cilium``) and one at the cloud provider (``bp-hcloud-ccm``). The
 kit's edges that would join the two chains are left out so a newcomer can
-follow each chain by eye.
+follow each chain by eye. Every chart is served from the demo's chart
+repository on 127.0.0.1 and installs without a kubelet (``settings`` from
+``localcluster/charts/``); the failing release's first version is the
+``rejected`` chart, which the API server refuses.
 """
 
 from __future__ import annotations
@@ -14,21 +17,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from localcluster import helmchart, helmrelease
+from localcluster import HELMRELEASE, HELMREPOSITORY
+from localcluster.chartrepo import ChartRepository, ChartVersion
 
 NAMESPACE: Final = "flux-system"
 SOURCE: Final = "bootstrap-kit"
 FAMILY_LABEL: Final = "catalyst.openova.io/family"
 SLOT_LABEL: Final = "catalyst.openova.io/slot"
-OWNER_NAME_LABEL: Final = "helm.toolkit.fluxcd.io/name"
-OWNER_NAMESPACE_LABEL: Final = "helm.toolkit.fluxcd.io/namespace"
+HELM_TIMEOUT: Final = "30s"
+"""Helm's timeout per action: the charts' objects are ready once stored, so a failure shows fast."""
 
 Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One release of the sample, with how long its install takes in the play."""
+    """One release of the sample: the HelmRelease ``name``, its chart and where it installs."""
 
     name: str
     family: str
@@ -36,104 +40,126 @@ class Sample:
     version: str
     target_namespace: str
     depends_on: tuple[str, ...]
-    install_ticks: int
 
     @property
     def release_name(self) -> str:
         return self.name.removeprefix("bp-")
 
-    @property
-    def chart_object_name(self) -> str:
-        """helm-controller names a release's HelmChart ``<namespace>-<release>``."""
-        return f"{NAMESPACE}-{self.name}"
 
-
-def _sample(
-    name: str, family: str, chart: str, version: str, target: str, ticks: int, *deps: str
-) -> Sample:
-    return Sample(name, family, chart, version, target, deps, ticks)
+def _sample(name: str, family: str, chart: str, version: str, target: str, *deps: str) -> Sample:
+    return Sample(name, family, chart, version, target, deps)
 
 
 SAMPLE: Final[tuple[Sample, ...]] = (
-    _sample("bp-cilium", "network", "cilium", "1.16.5", "kube-system", 2),
-    _sample("bp-cert-manager", "security", "cert-manager", "v1.16.2", "cert-manager", 2,
+    _sample("bp-cilium", "network", "cilium", "1.16.5", "kube-system"),
+    _sample("bp-cert-manager", "security", "cert-manager", "v1.16.2", "cert-manager",
             "bp-cilium"),
-    _sample("bp-external-secrets", "security", "external-secrets", "0.12.1", "external-secrets", 2,
+    _sample("bp-external-secrets", "security", "external-secrets", "0.12.1", "external-secrets",
             "bp-cert-manager"),
-    _sample("bp-openbao", "security", "openbao", "0.8.1", "openbao", 3,
+    _sample("bp-openbao", "security", "openbao", "0.8.1", "openbao",
             "bp-cert-manager", "bp-external-secrets"),
-    _sample("bp-kyverno", "policy", "kyverno", "3.3.4", "kyverno", 2,
+    _sample("bp-kyverno", "policy", "kyverno", "3.3.4", "kyverno",
             "bp-cert-manager"),
-    _sample("bp-trivy", "policy", "trivy-operator", "0.25.0", "trivy-system", 2,
+    _sample("bp-trivy", "policy", "trivy-operator", "0.25.0", "trivy-system",
             "bp-kyverno"),
-    _sample("bp-keycloak", "identity", "keycloakx", "7.1.3", "keycloak", 3,
+    _sample("bp-keycloak", "identity", "keycloakx", "7.1.3", "keycloak",
             "bp-cert-manager", "bp-external-secrets"),
-    _sample("bp-hcloud-ccm", "cloud", "hcloud-cloud-controller-manager", "1.21.0", "kube-system",
-            1),
-    _sample("bp-hcloud-csi", "storage", "hcloud-csi", "2.11.0", "kube-system", 2,
+    _sample("bp-hcloud-ccm", "cloud", "hcloud-cloud-controller-manager", "1.21.0", "kube-system"),
+    _sample("bp-hcloud-csi", "storage", "hcloud-csi", "2.11.0", "kube-system",
             "bp-hcloud-ccm"),
-    _sample("bp-seaweedfs", "storage", "seaweedfs", "4.0.0", "seaweedfs", 2,
+    _sample("bp-seaweedfs", "storage", "seaweedfs", "4.0.0", "seaweedfs",
             "bp-hcloud-csi"),
-    _sample("bp-velero", "storage", "velero", "8.2.0", "velero", 2,
+    _sample("bp-velero", "storage", "velero", "8.2.0", "velero",
             "bp-seaweedfs"),
-    _sample("bp-cnpg", "database", "cloudnative-pg", "0.23.0", "cnpg-system", 2,
+    _sample("bp-cnpg", "database", "cloudnative-pg", "0.23.0", "cnpg-system",
             "bp-hcloud-csi"),
-    _sample("bp-prometheus", "observability", "kube-prometheus-stack", "67.4.0", "monitoring", 3,
+    _sample("bp-prometheus", "observability", "kube-prometheus-stack", "67.4.0", "monitoring",
             "bp-hcloud-csi"),
-    _sample("bp-loki", "observability", "loki", "6.24.0", "monitoring", 2,
+    _sample("bp-loki", "observability", "loki", "6.24.0", "monitoring",
             "bp-seaweedfs"),
-    _sample("bp-mimir", "observability", "mimir-distributed", "5.5.1", "monitoring", 3,
+    _sample("bp-mimir", "observability", "mimir-distributed", "5.5.1", "monitoring",
             "bp-seaweedfs", "bp-prometheus"),
-    _sample("bp-grafana", "observability", "grafana", "8.8.2", "monitoring", 2,
+    _sample("bp-grafana", "observability", "grafana", "8.8.2", "monitoring",
             "bp-loki", "bp-mimir"),
 )  # fmt: skip
 
 FAILING: Final = "bp-seaweedfs"
-"""Fails its first install, holding back velero, loki, mimir and grafana."""
+"""Its first chart version cannot install, holding back velero, loki, mimir and grafana."""
+
+FIXED_VERSION: Final = "4.0.1"
+"""The chart version the demo publishes for ``FAILING`` and points the release at."""
 
 DELETED: Final = "bp-trivy"
 """Removed from the cluster once everything is up, as an operator dropping a component."""
 
 
+def sample_named(samples: Sequence[Sample], name: str) -> Sample:
+    """The sample called ``name``; ``KeyError`` if there is none."""
+    for sample in samples:
+        if sample.name == name:
+            return sample
+    raise KeyError(name)
+
+
+def publish_kit(repo: ChartRepository, samples: Sequence[Sample], failing: str) -> None:
+    """Publish every sample's chart at its version; ``failing``'s is the rejected chart."""
+    for sample in samples:
+        source = "rejected" if sample.name == failing else "settings"
+        repo.publish(source, name=sample.chart, version=sample.version)
+
+
+def publish_fix(repo: ChartRepository, sample: Sample) -> ChartVersion:
+    """Publish a chart of ``sample``'s name at ``FIXED_VERSION`` that installs."""
+    return repo.publish("settings", name=sample.chart, version=FIXED_VERSION)
+
+
+def repository_object(url: str) -> Json:
+    """The http HelmRepository every release's chart comes from, pointing at ``url``."""
+    return {
+        "apiVersion": HELMREPOSITORY.api_version,
+        "kind": HELMREPOSITORY.kind,
+        "metadata": {"name": SOURCE, "namespace": NAMESPACE},
+        "spec": {"url": url, "interval": "10m", "timeout": "10s"},
+    }
+
+
 def release_object(sample: Sample, slot: int) -> Json:
     """The HelmRelease as kustomize-controller would apply it from the kit."""
-    obj = helmrelease(
-        sample.name,
-        NAMESPACE,
-        chart=sample.chart,
-        version=sample.version,
-        source=SOURCE,
-        interval="10m",
-        labels={
-            "app.kubernetes.io/part-of": SOURCE,
-            FAMILY_LABEL: sample.family,
-            SLOT_LABEL: str(slot),
+    spec: Json = {
+        "interval": "10m",
+        "timeout": HELM_TIMEOUT,
+        "releaseName": sample.release_name,
+        "targetNamespace": sample.target_namespace,
+        "chart": {
+            "spec": {
+                "chart": sample.chart,
+                "version": sample.version,
+                "sourceRef": {
+                    "kind": HELMREPOSITORY.kind,
+                    "name": SOURCE,
+                    "namespace": NAMESPACE,
+                },
+                "interval": "10m",
+            }
         },
-    )
-    spec: Json = obj["spec"]
-    spec["chart"]["spec"]["sourceRef"]["namespace"] = NAMESPACE
-    spec["releaseName"] = sample.release_name
-    spec["targetNamespace"] = sample.target_namespace
-    spec["install"] = {"createNamespace": True, "remediation": {"retries": 3}}
+        "install": {"createNamespace": True, "remediation": {"retries": 3}},
+    }
     if sample.depends_on:
         spec["dependsOn"] = [{"name": dep} for dep in sample.depends_on]
-    return obj
-
-
-def chart_object(sample: Sample) -> Json:
-    """The HelmChart helm-controller creates for a release before installing it."""
-    obj = helmchart(
-        sample.chart_object_name,
-        NAMESPACE,
-        chart=sample.chart,
-        version=sample.version,
-        source=SOURCE,
-    )
-    obj["metadata"]["labels"] = {
-        OWNER_NAME_LABEL: sample.name,
-        OWNER_NAMESPACE_LABEL: NAMESPACE,
+    return {
+        "apiVersion": HELMRELEASE.api_version,
+        "kind": HELMRELEASE.kind,
+        "metadata": {
+            "name": sample.name,
+            "namespace": NAMESPACE,
+            "labels": {
+                "app.kubernetes.io/part-of": SOURCE,
+                FAMILY_LABEL: sample.family,
+                SLOT_LABEL: str(slot),
+            },
+        },
+        "spec": spec,
     }
-    return obj
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ Exit codes, so a script or the test can tell what went wrong:
 
 - 0: the flow server's graph ended equal to the cluster, picture written
   (or, without Graphviz, its ``.dot`` and the command that renders it);
-- 1: the play ran but the adapter did not deliver: the graph never matched,
-  or the adapter, the flow server or the apiserver died during the play;
+- 1: the play ran but did not end as it should: Flux did not reach a stage
+  in time (the output says what helm-controller said), the flow server's
+  graph never matched the cluster, or the adapter, the flow server, a Flux
+  controller or the apiserver died during the play;
 - 2: bad command line;
-- 3: the demo could not set up (kube-apiserver build, etcd, a child process);
+- 3: the demo could not set up (a peer's build, etcd, a controller, a child process);
 - 130 / 143: stopped by SIGINT (Ctrl-C) / SIGTERM, after stopping every
   process the demo started and removing its temporary files.
 """
@@ -15,6 +17,7 @@ Exit codes, so a script or the test can tell what went wrong:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -28,15 +31,20 @@ from typing import Any, Final
 from demo.bootstrap import (
     DELETED,
     FAILING,
+    FIXED_VERSION,
     NAMESPACE,
     SAMPLE,
+    SOURCE,
     Expected,
     expected_final,
     mismatches,
+    publish_kit,
+    repository_object,
 )
 from demo.dot import to_dot
+from demo.flux import ready_of
 from demo.graph import FlowGraph
-from demo.play import Observer, Player
+from demo.play import Observer, Player, StuckError
 from demo.processes import (
     REPO_ROOT,
     Child,
@@ -47,9 +55,9 @@ from demo.processes import (
     start_flow_server,
 )
 from demo.render import can_install, install_dot, render, render_command
-from demo.schedule import schedule
 from demo.view import LiveUi, PlainUi, Ui
 from localcluster import (
+    HELMREPOSITORY,
     ApiConnectionError,
     ApiError,
     ClusterError,
@@ -57,6 +65,8 @@ from localcluster import (
     LocalCluster,
     ensure_apiserver_binary,
 )
+from localcluster.chartrepo import ChartRepository
+from localcluster.flux import FluxControllers
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -81,26 +91,22 @@ class Stopped(BaseException):
         self.code = code
 
 
-def _speed(text: str) -> float:
+def _seconds(text: str) -> float:
     value = float(text)
-    if not 0 < value <= 1000:
-        raise argparse.ArgumentTypeError("must be above 0 and at most 1000")
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/demo",
-        description="Start a real kube-apiserver, a flow server and the adapter; play a "
-        "Flux bootstrap and watch the flow server's graph follow it live; draw the result.",
-        epilog="Exit codes: 0 ok, 1 the graph did not match the cluster, 2 usage, "
-        "3 set-up failed, 130/143 interrupted.",
-    )
-    parser.add_argument(
-        "--speed",
-        type=_speed,
-        default=1.0,
-        help="play speed: 2 is twice as fast, 0.5 half (default: 1, about 25 s of play)",
+        description="Start a real kube-apiserver, Flux's source-controller and "
+        "helm-controller, a flow server and the adapter; bootstrap sixteen HelmReleases "
+        "from charts served on 127.0.0.1 and watch the flow server's graph follow what "
+        "helm-controller writes, live; draw the result.",
+        epilog="Exit codes: 0 ok, 1 a stage did not come in time or the graph did not match "
+        "the cluster, 2 usage, 3 set-up failed, 130/143 interrupted.",
     )
     parser.add_argument(
         "--output",
@@ -116,10 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default="fsn1", help="REGION_KEY for the adapter")
     parser.add_argument("--flow", default="bootstrap", help="FLOW_ID for the adapter")
     parser.add_argument(
-        "--converge-timeout",
-        type=float,
-        default=120.0,
-        help="seconds the flow server may take to match the cluster after the play",
+        "--timeout",
+        type=_seconds,
+        default=180.0,
+        help="seconds each stage may take: the failure shown, every release green, "
+        "the graph equal to the cluster after the delete (default: 180)",
     )
     return parser
 
@@ -134,6 +141,8 @@ class Demo:
         self.logs = self.output / "logs"
         self.tmp: Path | None = None
         self.cluster: LocalCluster | None = None
+        self.controllers: FluxControllers | None = None
+        self.repo: ChartRepository | None = None
         self.flow_server: Child | None = None
         self.adapter: Child | None = None
         self.flow_url = ""
@@ -149,7 +158,8 @@ class Demo:
             self.cluster = LocalCluster(binary, users=(ADAPTER_USER,))
             self.cluster.start()
         kube = KubeClient.for_cluster(self.cluster)
-        with self.ui.phase(f"Flux CRDs, namespace {NAMESPACE}, the adapter's list/watch RBAC"):
+        hint = "the first run builds both controllers from their Go modules: several minutes"
+        with self.ui.phase(f"Flux CRDs ({hint}), namespace {NAMESPACE}, the adapter's RBAC"):
             kube.apply_crds()
             kube.create_namespace(NAMESPACE)
             for group, resource in (
@@ -164,6 +174,30 @@ class Demo:
                     namespace=NAMESPACE,
                 )
         return kube
+
+    def _start_flux(self, kube: KubeClient) -> None:
+        assert self.cluster is not None
+        assert self.tmp is not None
+        with self.ui.phase("starting source-controller and helm-controller on 127.0.0.1"):
+            self.controllers = FluxControllers(self.cluster)
+            self.controllers.start()
+        versions = ", ".join(f"{n} {v}" for n, v in self.controllers.versions.items())
+        self.ui.say(f"Flux: {versions}")
+        with self.ui.phase(
+            f"serving the kit's {len(SAMPLE)} charts on 127.0.0.1 (HelmRepository {SOURCE})"
+        ):
+            self.repo = ChartRepository(self.tmp / "charts").start()
+            publish_kit(self.repo, SAMPLE, FAILING)
+            kube.create(repository_object(self.repo.url))
+            deadline = time.monotonic() + READY_TIMEOUT
+            while (ready := ready_of(kube.get(HELMREPOSITORY, NAMESPACE, SOURCE))).status != "True":
+                self.check()
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"source-controller did not fetch {self.repo.url}/index.yaml in "
+                        f"{READY_TIMEOUT:.0f}s: {ready}"
+                    )
+                time.sleep(0.2)
 
     def _start_peers(self, kubeconfig: Path) -> None:
         with self.ui.phase("starting the flow server stand-in"):
@@ -203,6 +237,8 @@ class Demo:
                 child.check()
         if self.cluster is not None and not self.cluster.running:
             raise ChildError("kube-apiserver exited")
+        if self.controllers is not None:
+            self.controllers.check()
 
     def run(self) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -217,26 +253,42 @@ class Demo:
                 self.ui.say(f"graphviz did not install (see {self._show(self.logs)}/apt.log)")
         kube = self._start_cluster()
         assert self.cluster is not None
+        self._start_flux(kube)
         kubeconfig = self.cluster.write_kubeconfig(self.tmp / "adapter.kubeconfig", ADAPTER_USER)
         self._start_peers(kubeconfig)
 
-        steps = schedule(SAMPLE, failing=FAILING, deleted=DELETED)
         expected = expected_final(SAMPLE, DELETED, self.args.region)
-        tick = 1.0 / self.args.speed
         self.ui.say(
-            f"playing a bootstrap of {len(SAMPLE)} HelmReleases: {FAILING} fails once, "
-            f"{DELETED} is deleted at the end (speed {self.args.speed:g}, Ctrl-C stops)"
+            f"bootstrapping {len(SAMPLE)} HelmReleases with helm-controller: {FAILING}'s first "
+            f"chart is one the API server rejects, fixed with chart {FIXED_VERSION}; "
+            f"{DELETED} is deleted at the end (Ctrl-C stops)"
         )
         self.playing = True
         started = time.monotonic()
-        observer = Observer(self.ui, self.read, self.check, started)
+        observer = Observer(self.ui, kube, self.read, self.check, started)
+        converged = False
+        assert self.repo is not None
+        player = Player(
+            kube,
+            self.repo,
+            SAMPLE,
+            observer,
+            region=self.args.region,
+            failing=FAILING,
+            deleted=DELETED,
+            timeout=self.args.timeout,
+        )
         with self.ui.play():
-            Player(kube, SAMPLE, observer, tick=tick, region=self.args.region).run(steps)
-            converged = observer.until(
-                time.monotonic() + self.args.converge_timeout,
-                lambda _: not mismatches(expected, self.snapshot()),
-            )
-            observer.until(time.monotonic() + 2 * tick)
+            try:
+                player.run()
+            except StuckError as stuck:
+                self.ui.say(f"demo: {stuck}")
+            else:
+                converged = observer.until(
+                    time.monotonic() + self.args.timeout,
+                    lambda _: not mismatches(expected, self.snapshot()),
+                )
+                observer.until(time.monotonic() + 1.0)
         return self._finish(expected, converged, time.monotonic() - started, dot_bin)
 
     # -- the end -----------------------------------------------------------
@@ -257,7 +309,8 @@ class Demo:
             kept = len(expected.families)
             self.ui.say(
                 f"done in {seconds:.1f}s: the flow server holds what the cluster says: "
-                f"{kept} releases succeeded ({FAILING} recovered), {DELETED} gone."
+                f"{kept} releases succeeded ({FAILING} recovered with chart {FIXED_VERSION}), "
+                f"{DELETED} gone."
             )
             return EXIT_OK
         self.ui.say("the flow server's graph does not match the cluster:")
@@ -286,11 +339,24 @@ class Demo:
             return str(path)
 
     def close(self) -> None:
-        """Stop the adapter (it flushes), then the flow server, then the cluster; remove files."""
+        """Stop the adapter (it flushes), the flow server, Flux, the cluster; remove files.
+
+        The controllers' logs are copied to the output's ``logs/`` first, as
+        they live in the cluster's work directory, which goes with it.
+        """
         for child in (self.adapter, self.flow_server):
             if child is not None:
                 child.stop()
         self.adapter = self.flow_server = None
+        if self.controllers is not None:
+            self.controllers.stop()
+            for log in self.controllers.logs.values():
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(log, self.logs / log.name)
+            self.controllers = None
+        if self.repo is not None:
+            self.repo.stop()
+            self.repo = None
         if self.cluster is not None:
             self.cluster.stop()
             self.cluster = None
@@ -339,5 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         demo.close()
     if code in (EXIT_SIGINT, EXIT_SIGTERM):
-        ui.say("stopped: the adapter, the flow server, kube-apiserver and etcd are down")
+        ui.say(
+            "stopped: the adapter, the flow server, Flux's controllers, kube-apiserver and "
+            "etcd are down"
+        )
     return code

@@ -1,10 +1,11 @@
 """What the newcomer watches: the flow server's graph, redrawn live, or as plain lines.
 
-The live view shows only what the flow server holds (its snapshot), never
-what the demo wrote to the cluster; the latter is listed underneath as
-"the cluster", so the adapter is visibly the thing carrying one to the
-other. ``--no-tty`` (or output that is not a terminal) prints one line per
-change instead, which is what the test and CI logs read.
+The live view shows what the flow server holds (its snapshot) on top and,
+underneath as "the cluster", what Flux wrote (helm-controller's ``Ready``
+condition of each release as it changes) with what the demo did as a Flux
+user, so the adapter is visibly the thing carrying one to the other.
+``--no-tty`` (or output that is not a terminal) prints one line per change
+instead, which is what the test and CI logs read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.panel import Panel
 from rich.text import Text
 from rich.tree import Tree
 
+from demo.flux import Ready
 from demo.graph import STATUSES, FlowGraph, Region, Release
 
 STYLES: Final[dict[str, str]] = {
@@ -35,7 +37,7 @@ GLYPHS: Final[dict[str, str]] = {
     "pending": "○",
     "failed": "✘",
 }
-EVENTS_SHOWN: Final = 6
+EVENTS_SHOWN: Final = 8
 
 
 class Ui(Protocol):
@@ -49,7 +51,10 @@ class Ui(Protocol):
         """Around the play, while the graph is redrawn."""
 
     def cluster_event(self, elapsed: float, text: str) -> None:
-        """Something the demo wrote to the cluster."""
+        """Something the demo did, as a Flux user would (an apply, a chart published, a delete)."""
+
+    def flux_event(self, elapsed: float, release: str, ready: Ready | None) -> None:
+        """helm-controller changed ``release``'s ``Ready`` condition (``None``: it is gone)."""
 
     def show(self, elapsed: float, graph: FlowGraph) -> None:
         """The flow server's graph as last read."""
@@ -120,11 +125,17 @@ def render(graph: FlowGraph, events: list[str], elapsed: float, source: str) -> 
         Group(*(Text(e, style="grey70", no_wrap=True, overflow="ellipsis") for e in events))
         if events
         else Text(""),
-        title="[bold]the cluster[/] [grey62](statuses the demo writes, as Flux would)[/]",
+        title="[bold]the cluster[/] [grey62](what helm-controller wrote; what the demo did)[/]",
         border_style="grey35",
         padding=(0, 1),
     )
     return Group(held, wrote)
+
+
+def flux_text(release: str, ready: Ready | None) -> str:
+    """``'bp-cilium  Ready=True InstallSucceeded: Helm install succeeded for ...'``."""
+    said = "gone from the cluster (helm-controller uninstalled it)" if ready is None else ready
+    return f"{release:<20} {said}"
 
 
 class LiveUi:
@@ -165,10 +176,16 @@ class LiveUi:
         if self._live is not None:
             self._live.update(self._screen(), refresh=True)
 
-    def cluster_event(self, elapsed: float, text: str) -> None:
+    def _event(self, elapsed: float, text: str) -> None:
         self._events.append(f"{elapsed:5.1f}s  {text}")
         self._elapsed = elapsed
         self._redraw()
+
+    def cluster_event(self, elapsed: float, text: str) -> None:
+        self._event(elapsed, f"cluster  {text}")
+
+    def flux_event(self, elapsed: float, release: str, ready: Ready | None) -> None:
+        self._event(elapsed, f"flux     {flux_text(release, ready)}")
 
     def show(self, elapsed: float, graph: FlowGraph) -> None:
         self._graph = graph
@@ -177,7 +194,7 @@ class LiveUi:
 
 
 class PlainUi:
-    """No terminal: one line per change, cluster writes and server changes interleaved."""
+    """No terminal: one line per change; the demo's writes, Flux's and the server's interleaved."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self.out = out if out is not None else sys.stdout
@@ -200,6 +217,9 @@ class PlainUi:
 
     def cluster_event(self, elapsed: float, text: str) -> None:
         self._line(f"[{elapsed:6.1f}s] cluster  {text}")
+
+    def flux_event(self, elapsed: float, release: str, ready: Ready | None) -> None:
+        self._line(f"[{elapsed:6.1f}s] flux     {flux_text(release, ready)}")
 
     def show(self, elapsed: float, graph: FlowGraph) -> None:
         now = graph.statuses()

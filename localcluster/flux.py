@@ -155,6 +155,15 @@ class FluxControllers:
             f"--storage-adv-addr={address}",
         ]
 
+    def check(self) -> None:
+        """Raise ``ClusterError``, with its log's tail, if a started controller has exited."""
+        with self._lock:
+            for name, proc in self._processes.items():
+                if proc.poll() is not None:
+                    raise ClusterError(
+                        f"{name} exited with {proc.returncode}:\n{log_tail(self.logs[name])}"
+                    )
+
     def stop(self) -> None:
         """SIGTERM each controller (helm-controller first), SIGKILL after a grace period."""
         with self._lock:
