@@ -4,7 +4,7 @@ Not part of the flux-adapter distribution. Needs the `kubernetes` package (the
 `test` and `demo` extras) for `KubeClient`; the rest is standard library.
 """
 
-from localcluster.apiserver import ClusterError, LocalCluster, ensure_apiserver_binary
+from localcluster.apiserver import LocalCluster, ensure_apiserver_binary
 from localcluster.client import (
     HELMCHART,
     HELMRELEASE,
@@ -16,6 +16,7 @@ from localcluster.client import (
     helmchart,
     helmrelease,
 )
+from localcluster.errors import ClusterError, PeerBuildError
 from localcluster.proxy import TcpProxy
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ClusterError",
     "KubeClient",
     "LocalCluster",
+    "PeerBuildError",
     "ResourceType",
     "TcpProxy",
     "ensure_apiserver_binary",

@@ -1,6 +1,6 @@
 """Run a local cluster until interrupted: ``python -m localcluster``.
 
-Starts etcd + kube-apiserver, applies the test CRDs, writes one kubeconfig per
+Starts etcd + kube-apiserver, applies the real Flux CRDs, writes one kubeconfig per
 user into ``--kubeconfig-dir`` and waits for Ctrl-C or SIGTERM, then stops
 everything it started.
 """
@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from localcluster.apiserver import ADMIN_USER, ClusterError, LocalCluster
+from localcluster.apiserver import ADMIN_USER, LocalCluster
 from localcluster.client import KubeClient
+from localcluster.errors import ClusterError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,15 +27,12 @@ from types import TracebackType
 from typing import Final, Self
 
 from localcluster.client import ApiConnectionError, ApiError, KubeClient
-from localcluster.peers import PeerBuildError, ensure_peer
+from localcluster.errors import ClusterError
+from localcluster.peers import ensure_peer
 from localcluster.processes import free_ports, log_tail, spawn, terminate
 
 ADMIN_USER: Final = "admin"
 DEFAULT_USERS: Final = ("alice", "bob", "carol")
-
-
-class ClusterError(RuntimeError):
-    """The local cluster could not be built, started or reached."""
 
 
 def ensure_apiserver_binary(timeout: float = 3600.0) -> Path:
@@ -59,10 +56,7 @@ def ensure_etcd_binary(timeout: float = 3600.0) -> Path:
 
 
 def _ensure(name: str, timeout: float) -> Path:
-    try:
-        return ensure_peer(name, timeout).binary
-    except PeerBuildError as exc:
-        raise ClusterError(str(exc)) from exc
+    return ensure_peer(name, timeout).binary
 
 
 _WORKDIR_PREFIX: Final = "localcluster-"
@@ -133,7 +127,7 @@ class LocalCluster:
         self._extra_args = list(extra_apiserver_args)
         self._ready_timeout = ready_timeout
         self._build_timeout = build_timeout
-        self._keep_workdir = keep_workdir
+        self._keep_workdir = keep_workdir or os.environ.get("LOCALCLUSTER_KEEP") == "1"
         self._lock = threading.RLock()
         self._workdir: Path | None = None
         self._etcd: subprocess.Popen[bytes] | None = None

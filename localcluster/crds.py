@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from localcluster.peers import PeerBuildError, ensure_peer
+from localcluster.errors import PeerBuildError
+from localcluster.peers import ensure_peer
 
 JsonObj = dict[str, Any]
 

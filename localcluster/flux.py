@@ -23,8 +23,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from localcluster.apiserver import ClusterError, LocalCluster
-from localcluster.peers import PeerBuildError, ensure_peer
+from localcluster.apiserver import LocalCluster
+from localcluster.errors import ClusterError
+from localcluster.peers import ensure_peer
 from localcluster.processes import free_ports, log_tail, spawn, terminate
 
 CONTROLLERS: Final = ("source-controller", "helm-controller")
@@ -103,10 +104,7 @@ class FluxControllers:
         with self._lock:
             if self._processes:
                 return self
-            try:
-                binaries = {name: ensure_peer(name, self._build_timeout) for name in CONTROLLERS}
-            except PeerBuildError as exc:
-                raise ClusterError(str(exc)) from exc
+            binaries = {name: ensure_peer(name, self._build_timeout) for name in CONTROLLERS}
             workdir = self._cluster.workdir / "flux"
             workdir.mkdir(exist_ok=True)
             kubeconfig = self._cluster.write_kubeconfig(workdir / "kubeconfig")

@@ -5,7 +5,9 @@ Helm CLI) is built once per version into
 ``${XDG_CACHE_HOME:-~/.cache}/flux-adapter/<name>-<version>/`` and reused
 while the version is unchanged. ``$<NAME>_BINARY`` (``KUBE_APISERVER_BINARY``,
 ``ETCD_BINARY``, ...) names a binary to use instead; it is checked, never
-guessed.
+guessed. For a Flux controller the CRDs are read from ``crds/`` beside
+that binary (as the build lays them out), and the version reported is the
+name of the binary's directory.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from localcluster.errors import PeerBuildError
+
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT: Final = REPO_ROOT / "scripts" / "build-peer"
 PEERS: Final = ("kube-apiserver", "etcd", "helm-controller", "source-controller", "helm")
 
 _LOG_TAIL_BYTES: Final = 4000
-
-
-class PeerBuildError(RuntimeError):
-    """A peer could not be built or found; the message names the module and version."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,12 @@ def override_variable(name: str) -> str:
     return name.upper().replace("-", "_") + "_BINARY"
 
 
-def ensure_peer(name: str, timeout: float = 3600.0, *, progress: bool = False) -> Peer:
+def ensure_peer(name: str, timeout: float = 3600.0, *, progress: bool = True) -> Peer:
     """Return the peer ``name``, building it first if the cache lacks it.
 
     ``progress`` lets the build's progress lines through to this process's
-    stderr (a cold build takes minutes); otherwise only their tail is kept,
-    for the error.
+    stderr (a cold build takes minutes, and says so); otherwise only their
+    tail is kept, for the error. A cached peer prints one line.
 
     Raises:
         PeerBuildError: the name is unknown, the override is not executable,

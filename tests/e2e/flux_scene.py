@@ -61,8 +61,14 @@ class FluxScene:
     # -- what a Flux user writes ------------------------------------------------
 
     def publish(self, source: str, *, name: str, version: str) -> ChartVersion:
-        """List ``name`` ``version``, packaged from ``localcluster/charts/<source>``."""
-        return self.repo.publish(source, name=name, version=version)
+        """List ``name`` ``version``, packaged from ``localcluster/charts/<source>``.
+
+        source-controller resolves charts against the index it last fetched,
+        so the scene's HelmRepository is refreshed before this returns.
+        """
+        published = self.repo.publish(source, name=name, version=version)
+        self.refresh_repository()
+        return published
 
     def repository(self) -> None:
         """The scene's http HelmRepository, pointing at the shared chart repository."""

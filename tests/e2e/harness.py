@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from localcluster.processes import free_ports
+from localcluster.processes import free_ports, parent_death_signal
 
 REPO = Path(__file__).resolve().parents[2]
 PATIENCE = 90.0
@@ -83,6 +83,7 @@ class FlowServerProcess:
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=parent_death_signal,
             )
         _wait_healthy(f"{self.url}/healthz", self._proc, self.log)
         return self
@@ -143,6 +144,18 @@ class FlowServerProcess:
             seq: int = json.loads(answer.read())["seq"]
             return seq
 
+    def posted_statuses(self, flow_id: str, node_id: str) -> list[str]:
+        """Every status the server accepted for `node_id`, in the order the POSTs arrived."""
+        status, body = http_get(f"{self.url}/_fake/requests")
+        assert status == 200, body
+        found: list[str] = []
+        for seen in json.loads(body)["requests"]:
+            envelope = seen.get("envelope") or {}
+            if seen["flowId"] != flow_id or envelope.get("type") != "upsert-nodes":
+                continue
+            found += [node["status"] for node in envelope["nodes"] if node["id"] == node_id]
+        return found
+
     def post_count(self, flow_id: str) -> int:
         status, body = http_get(f"{self.url}/_fake/requests")
         assert status == 200, body
@@ -179,6 +192,8 @@ class AdapterProcess:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                # A killed test run takes its adapters with it.
+                preexec_fn=parent_death_signal,
             )
         _wait_healthy(f"http://127.0.0.1:{self.health_port}/metrics", self.proc, self.log)
         return self

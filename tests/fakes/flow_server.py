@@ -566,6 +566,9 @@ class FlowServer:
                         "flowId": seen.flow_id,
                         "status": seen.status,
                         "bytes": len(seen.body),
+                        "envelope": seen.envelope()
+                        if seen.method == "POST" and seen.status == 200
+                        else None,
                     }
                     for seen in self.requests
                 ]
