@@ -1,4 +1,4 @@
-"""The local cluster tooling's errors: one base, so a caller catches every failure to set up at once."""
+"""The local cluster tooling's errors: one base, so a caller catches every set-up failure."""
 
 from __future__ import annotations
 
