@@ -149,7 +149,7 @@ class Emitter:
             clock=clock,
             sleep=sleep,
         )
-        self._check: SnapshotCheck[tuple[Mark, Snapshot | None]] = SnapshotCheck(
+        self._check: SnapshotCheck[tuple[Mark, int, Snapshot | None]] = SnapshotCheck(
             self._read_snapshot,
             self._checked,
             backoff=ReconnectBackoff(
@@ -315,22 +315,26 @@ class Emitter:
     def _start_check_if_due(self) -> None:
         self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
 
-    async def _read_snapshot(self) -> tuple[Mark, Snapshot | None]:
-        mark = self._keeper.mark()
-        return mark, await self._poster.snapshot()
+    async def _read_snapshot(self) -> tuple[Mark, int, Snapshot | None]:
+        mark, asked = self._keeper.mark(), self._ledger.mark()
+        return mark, asked, await self._poster.snapshot()
 
-    def _checked(self, found: tuple[Mark, Snapshot | None]) -> None:
-        """A snapshot check answered: what it found becomes what the server is known to hold."""
-        mark, snapshot = found
+    def _checked(self, found: tuple[Mark, int, Snapshot | None]) -> None:
+        """A snapshot check answered: what it found becomes what the server is known to hold.
+
+        Keys acknowledged while the GET was out keep their acknowledged
+        values: the snapshot may predate those POSTs.
+        """
+        mark, asked, snapshot = found
         if self._keeper.lost_since(mark):
             # The server lost the flow while we looked: the snapshot may be
             # from before, and *acknowledged* was emptied already.
             log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
             return
-        view = own_view(snapshot, self._region)
+        view = self._ledger.overlaid(own_view(snapshot, self._region), asked)
         self._keeper.checked(self._ledger.acknowledged, view, mark)
         self._keeper.show(self._clock(), self._following)
-        comparison = self._ledger.checked(view, empty=snapshot is None)
+        comparison = self._ledger.checked(view, empty=snapshot is None, since=asked)
         self._pending.everything()
         self._metrics.resyncs.labels(outcome=comparison.outcome).inc()
         report = log.debug if comparison.outcome == "in_sync" else log.info
