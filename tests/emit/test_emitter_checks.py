@@ -1,4 +1,4 @@
-"""When the emitter reads the server's snapshot, and what it concludes from it (`docs/design.md`, "When the snapshot is read")."""
+"""When the emitter reads the server's snapshot, and what it concludes from it."""
 
 from __future__ import annotations
 
