@@ -161,7 +161,14 @@ class Ledger:
                 rels += self._acked.rels.get(key) == value
         return nodes, rels
 
-    def checked(self, view: GraphState, *, empty: bool, since: int | None = None) -> Comparison:
+    def checked(
+        self,
+        view: GraphState,
+        *,
+        empty: bool,
+        since: int | None = None,
+        reprobe_limit: bool = True,
+    ) -> Comparison:
         """A snapshot check found `view`: it becomes what is acknowledged.
 
         `empty`: the server held nothing of the flow at all. `since`: the
@@ -169,8 +176,9 @@ class Ledger:
         keeps its acknowledged value (or absence), since the POST may have
         been answered after the server wrote the snapshot, and the ack is the
         newer word (`docs/design.md`, "When the snapshot is read").
-        Whatever was held back gets another chance, and the full size limit
-        is offered again, so a lifted limit is noticed.
+        Whatever was held back gets another chance, and (unless
+        `reprobe_limit` is false: a check the learning itself asked for) the
+        full size limit is offered again, so a lifted limit is noticed.
         """
         if since is not None:
             view = self.overlaid(view, since)
@@ -188,7 +196,7 @@ class Ledger:
         }
         self._refused.clear()
         self._oversized.clear()
-        if self._limit < self._max_bytes:
+        if reprobe_limit and self._limit < self._max_bytes:
             log.info("envelope_limit_probe", limit_bytes=self._limit, probe_bytes=self._max_bytes)
             self._limit = self._max_bytes
             self._metrics.envelope_limit.set(self._max_bytes)
