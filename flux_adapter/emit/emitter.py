@@ -62,6 +62,15 @@ TRIM_AFTER_BYTES = 1 << 20
 """After a flush that sent this much (a full sync), freed buffers are handed back."""
 RING_CAPACITY = 4096
 """The flow server's default `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
+TRUSTED_RESYNC_INTERVAL = 900.0
+"""Seconds between backstop snapshot checks while the flow's stream is followed.
+
+The numbers then tell every loss they can (a restart, a deleted flow, the
+ring), each bringing a check at once, and a probe timed by the flow's
+numbers finds a ring smaller than configured; what is left (another writer
+overwriting this region's nodes) is bounded by this. Never shorter than
+`RESYNC_INTERVAL` (`docs/design.md`, "When the snapshot is read").
+"""
 
 
 class Emitter:
@@ -149,7 +158,7 @@ class Emitter:
             clock=clock,
             sleep=sleep,
         )
-        self._check: SnapshotCheck[tuple[Mark, Snapshot | None]] = SnapshotCheck(
+        self._check: SnapshotCheck[tuple[Mark, int, Snapshot | None]] = SnapshotCheck(
             self._read_snapshot,
             self._checked,
             backoff=ReconnectBackoff(
@@ -171,6 +180,7 @@ class Emitter:
                 may_post=self._poster.may_post,
                 mark=self._keeper.mark,
                 heard=self._heard_on_stream,
+                changed=self._stream_changed,
                 open_timeout=post_timeout,
                 backoff=ReconnectBackoff(
                     initial=backoff_start, cap=max(backoff_start, backoff_cap), clock=clock
@@ -180,6 +190,8 @@ class Emitter:
             )
 
         self._wake = asyncio.Event()
+        self._checked_at = 0.0
+        self._reprobe_limit = True
         self._flushing = False
         self._flush_bytes = 0
         self._task: asyncio.Task[None] | None = None
@@ -235,7 +247,7 @@ class Emitter:
             emit_interval=self._emit_interval,
             resync_interval=self._resync_interval,
         )
-        next_check = self._clock() + self._resync_interval
+        self._checked_at = self._clock()
         if self._follower is not None:
             self._follower.start()
         try:
@@ -243,9 +255,11 @@ class Emitter:
             await self._flush()
             while True:
                 now = self._clock()
-                if now >= next_check:
-                    next_check = now + self._resync_interval
-                    self._schedule_check()
+                next_check = self._next_check(now)
+                if now >= next_check and not (self._check.wanted or self._check.running):
+                    # The clock's check offers the full envelope size again; a
+                    # probe only looks whether the oldest key is still held.
+                    self._schedule_check(reprobe_limit=now >= self._backstop_at())
                 self._start_check_if_due()
                 if self._follower is not None:
                     self._follower.reap()
@@ -308,29 +322,83 @@ class Emitter:
 
     # The snapshot check.
 
-    def _schedule_check(self) -> None:
+    def _schedule_check(self, *, reprobe_limit: bool = True) -> None:
         self._check.want()
+        self._checked_at = self._clock()
+        self._reprobe_limit = reprobe_limit
         self._pending.everything()
+
+    def _next_check(self, now: float) -> float:
+        """When the next check is due: a clock backstop, or sooner a probe timed by the numbers.
+
+        Without the stream every `resync_interval`; while it is followed the
+        numbers say when something may be lost, so the clock only backs them
+        up (`TRUSTED_RESYNC_INTERVAL`), and the ring keeper's probe looks
+        whether the oldest key is still held before its refresh would hide a
+        smaller ring than configured.
+        """
+        if not self._following:
+            return self._backstop_at()
+        return min(self._backstop_at(), self._keeper.probe_at(now, True))
+
+    def _backstop_at(self) -> float:
+        """When the clock asks for the next check (s): `resync_interval` after the last one,
+        `TRUSTED_RESYNC_INTERVAL` while the stream is followed."""
+        if not self._following:
+            return self._checked_at + self._resync_interval
+        return self._checked_at + max(self._resync_interval, TRUSTED_RESYNC_INTERVAL)
+
+    def _doubt(self, reason: str, *, reprobe_limit: bool = True) -> None:
+        """Something the numbers cannot vouch for happened: check the snapshot now.
+
+        `reprobe_limit` false keeps a size limit just learned through the
+        check (it would otherwise offer the full size again at once).
+        """
+        if self._stopped or self._check.wanted or self._check.running:
+            return
+        log.info("snapshot_check_wanted", reason=reason)
+        self._schedule_check(reprobe_limit=reprobe_limit)
+        self._wake.set()
+
+    def _stream_changed(self, following: bool) -> None:
+        """The stream ended: a restarted server or a deleted flow ends it, so look now.
+
+        Every reconnection follows an end, whose check covers the gap; the
+        reopened stream's numbers are checked against the count as usual.
+        """
+        if not following:
+            self._doubt("stream ended")
 
     def _start_check_if_due(self) -> None:
         self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
 
-    async def _read_snapshot(self) -> tuple[Mark, Snapshot | None]:
-        mark = self._keeper.mark()
-        return mark, await self._poster.snapshot()
+    async def _read_snapshot(self) -> tuple[Mark, int, Snapshot | None]:
+        mark, asked = self._keeper.mark(), self._ledger.mark()
+        return mark, asked, await self._poster.snapshot()
 
-    def _checked(self, found: tuple[Mark, Snapshot | None]) -> None:
-        """A snapshot check answered: what it found becomes what the server is known to hold."""
-        mark, snapshot = found
+    def _checked(self, found: tuple[Mark, int, Snapshot | None]) -> None:
+        """A snapshot check answered: what it found becomes what the server is known to hold.
+
+        Keys acknowledged while the GET was out keep their acknowledged
+        values: the snapshot may predate those POSTs.
+        """
+        mark, asked, snapshot = found
         if self._keeper.lost_since(mark):
             # The server lost the flow while we looked: the snapshot may be
             # from before, and *acknowledged* was emptied already.
             log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
             return
-        view = own_view(snapshot, self._region)
+        reprobe, self._reprobe_limit = self._reprobe_limit, True
+        if snapshot is None:
+            # The server holds nothing of the flow: its count starts again.
+            self._keeper.forget()
+            mark = self._keeper.mark()
+        view = self._ledger.overlaid(own_view(snapshot, self._region), asked)
         self._keeper.checked(self._ledger.acknowledged, view, mark)
         self._keeper.show(self._clock(), self._following)
-        comparison = self._ledger.checked(view, empty=snapshot is None)
+        comparison = self._ledger.checked(
+            view, empty=snapshot is None, since=asked, reprobe_limit=reprobe
+        )
         self._pending.everything()
         self._metrics.resyncs.labels(outcome=comparison.outcome).inc()
         report = log.debug if comparison.outcome == "in_sync" else log.info
@@ -356,7 +424,7 @@ class Emitter:
             self._lost("stream", seq, seen)
             return
         self._keeper.show(now, self._following)
-        if self._keeper.refresh_at(now, self._following) <= now:
+        if min(self._keeper.refresh_at(now, self._following), self._next_check(now)) <= now:
             self._wake.set()
 
     def _lost(self, source: str, seq: int, seen: int) -> None:
@@ -508,7 +576,10 @@ class Emitter:
                 self._pending.settled(values)
                 return True
             case TooLarge():
+                limit = self._ledger.limit
                 pieces = self._ledger.too_large(batch)
+                if self._ledger.limit < limit:
+                    self._doubt("a smaller envelope size limit learned", reprobe_limit=False)
                 if not pieces:
                     self._pending.settled(values)
                     return True
@@ -530,6 +601,8 @@ class Emitter:
             return
         if seq is not None and self._keeper.heard(seq, mark.latest + 1, self._clock()):
             self._lost("post", seq, mark.latest)
+        elif seq is None and self._following:
+            self._doubt("a POST answered without a sequence number")
         nodes, rels = self._ledger.unchanged(values)
         if nodes:
             self._metrics.refreshed_keys.labels(kind="node").inc(nodes)

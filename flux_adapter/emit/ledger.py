@@ -54,6 +54,10 @@ class Ledger:
         self._acked = GraphState()
         self._refused = Rejections()
         self._oversized = Rejections()
+        # Acknowledgements counted, and the count at each key's latest one, so
+        # a snapshot check can tell what was acknowledged after it was asked.
+        self._acks = 0
+        self._acked_at: dict[Key, int] = {}
         metrics.envelope_limit.set(max_bytes)
 
     @property
@@ -102,6 +106,13 @@ class Ledger:
     def acknowledged_batch(self, batch: Batch) -> None:
         """The server accepted this envelope: it holds what the envelope asked."""
         self._acked.fold(batch.envelope)
+        self._acks += 1
+        for key in sent_values(batch.envelope):
+            self._acked_at[key] = self._acks
+
+    def mark(self) -> int:
+        """A token for "now", taken when a snapshot GET is sent and handed back to `checked`."""
+        return self._acks
 
     def rejected(self, batch: Batch) -> None:
         """The server called this envelope invalid: hold its values until a check or a change."""
@@ -150,13 +161,27 @@ class Ledger:
                 rels += self._acked.rels.get(key) == value
         return nodes, rels
 
-    def checked(self, view: GraphState, *, empty: bool) -> Comparison:
+    def checked(
+        self,
+        view: GraphState,
+        *,
+        empty: bool,
+        since: int | None = None,
+        reprobe_limit: bool = True,
+    ) -> Comparison:
         """A snapshot check found `view`: it becomes what is acknowledged.
 
-        `empty`: the server held nothing of the flow at all. Whatever was
-        held back gets another chance, and the full size limit is offered
-        again, so a lifted limit is noticed.
+        `empty`: the server held nothing of the flow at all. `since`: the
+        `mark()` taken when the GET was sent; a key acknowledged after it
+        keeps its acknowledged value (or absence), since the POST may have
+        been answered after the server wrote the snapshot, and the ack is the
+        newer word (`docs/design.md`, "When the snapshot is read").
+        Whatever was held back gets another chance, and (unless
+        `reprobe_limit` is false: a check the learning itself asked for) the
+        full size limit is offered again, so a lifted limit is noticed.
         """
+        if since is not None:
+            view = self.overlaid(view, since)
         lost_nodes = sum(1 for k, v in self._acked.nodes.items() if view.nodes.get(k) != v)
         lost_rels = sum(1 for k, v in self._acked.rels.items() if view.rels.get(k) != v)
         if empty:
@@ -166,16 +191,40 @@ class Ledger:
         else:
             outcome = "differed"
         self._acked = view
+        self._acked_at = {
+            k: n for k, n in self._acked_at.items() if since is not None and n > since
+        }
         self._refused.clear()
         self._oversized.clear()
-        if self._limit < self._max_bytes:
+        if reprobe_limit and self._limit < self._max_bytes:
             log.info("envelope_limit_probe", limit_bytes=self._limit, probe_bytes=self._max_bytes)
             self._limit = self._max_bytes
             self._metrics.envelope_limit.set(self._max_bytes)
         return Comparison(outcome, lost_nodes, lost_rels)
 
+    def overlaid(self, view: GraphState, since: int) -> GraphState:
+        """`view` with every key acknowledged after the `mark()` `since` as the ledger holds it."""
+        merged = view.copy()
+        for key, count in self._acked_at.items():
+            if count <= since:
+                continue
+            if isinstance(key, str):
+                node = self._acked.nodes.get(key)
+                if node is None:
+                    merged.nodes.pop(key, None)
+                else:
+                    merged.nodes[key] = node
+            else:
+                rel = self._acked.rels.get(key)
+                if rel is None:
+                    merged.rels.pop(key, None)
+                else:
+                    merged.rels[key] = rel
+        return merged
+
     def forget(self) -> None:
         """The server lost the flow: it holds nothing, and what it refused before may go now."""
         self._acked = GraphState()
+        self._acked_at.clear()
         self._refused.clear()
         self._oversized.clear()

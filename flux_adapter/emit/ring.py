@@ -50,6 +50,32 @@ def horizon(capacity: int) -> int:
     return max(0, (capacity - 1 - margin(capacity)) // 2)
 
 
+def probe_age(capacity: int) -> int:
+    """How old (in envelopes) the oldest key is when a snapshot check looks whether it is held.
+
+    Between half the ring and its refresh point (`capacity - margin`), so a
+    ring on the server smaller than the one configured shows as a hole at
+    the first probe, before the refresh that would hide it.
+    """
+    return max(1, (capacity - margin(capacity)) * 4 // 5)
+
+
+def learned_capacity(latest: int, missing: Iterable[int], held: Iterable[int]) -> int | None:
+    """The most the server's ring can hold, from a snapshot: or `None` when it says nothing.
+
+    `missing`: numbers of envelopes whose keys the snapshot lacks; `held`:
+    those whose keys it holds; `latest`: the flow's newest number when the
+    snapshot was read. The ring keeps the newest envelopes and drops the
+    oldest first, so keys are gone only below every held one; then the
+    ring holds at most `latest - newest missing` envelopes. Any other
+    pattern (nothing held: a lost flow; a gap out of order) is no evidence.
+    """
+    missing, held = list(missing), list(held)
+    if not missing or not held or max(missing) >= min(held):
+        return None
+    return latest - max(missing)
+
+
 def room(seq: int, latest: float, capacity: int) -> float:
     """How many more envelopes the flow accepts before envelope `seq` is evicted.
 
@@ -223,6 +249,34 @@ class Ring(Generic[K]):
         self.numbers = FlowNumbers()
         self.ages: Ages[K] = Ages()
         self._last_refresh: int | None = None
+        self._probed: int | None = None
+
+    def shrink(self, capacity: int) -> None:
+        """The server keeps fewer envelopes than configured: refresh by `capacity` from now on.
+
+        Raises `ValueError` below `MIN_CAPACITY` or above the capacity now in force.
+        """
+        if not MIN_CAPACITY <= capacity <= self.capacity:
+            raise ValueError(f"cannot shrink a ring of {self.capacity} to {capacity}")
+        self.capacity = capacity
+        self.margin = margin(capacity)
+        self.horizon = horizon(capacity)
+
+    def probe_at(self, now: float, following: bool) -> float:
+        """When (s, monotonic) the oldest key reaches `probe_age`: a snapshot check is then due.
+
+        Once per oldest key: after a probe, the next waits for a refresh (or
+        a change) to give the ring another oldest key. Infinity when nothing
+        is tracked or nothing says when.
+        """
+        oldest = self.ages.oldest()
+        if oldest is None or oldest == self._probed:
+            return math.inf
+        return self.numbers.when(oldest + probe_age(self.capacity), now, following)
+
+    def probed(self) -> None:
+        """A snapshot check just looked at the oldest key."""
+        self._probed = self.ages.oldest()
 
     def acknowledged(
         self, upserted: Iterable[K], removed: Iterable[K], seq: int | None, mark: int

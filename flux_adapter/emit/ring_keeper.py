@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 
 from flux_adapter.emit.rejections import Key, Value
-from flux_adapter.emit.ring import Ring
+from flux_adapter.emit.ring import MIN_CAPACITY, Ring, learned_capacity
 from flux_adapter.observe.metrics import Metrics
 from mapper import GraphState, Resend
 
@@ -80,6 +80,10 @@ class Keeper(Protocol):
         """When the next refresh is due (s); infinity when nothing says."""
         ...
 
+    def probe_at(self, now: float, following: bool) -> float:
+        """When a snapshot check should look whether the oldest key is still held (s)."""
+        ...
+
     def plan(
         self, now: float, following: bool, holds_wanted: Callable[[Key], bool]
     ) -> Resend | None:
@@ -108,6 +112,8 @@ class RingKeeper:
         self._ring: Ring[Key] = Ring(capacity)
         self._metrics = metrics
         self._not_before = 0.0
+        self._configured = capacity
+        metrics.ring_capacity.set(capacity)
 
     @property
     def latest(self) -> int:
@@ -139,6 +145,7 @@ class RingKeeper:
         envelope not known here: it counts as the oldest still held
         (`docs/contract.md`, "Sequence numbers and the ring").
         """
+        self._learn(previous, view)
         ages = self._ring.ages
         unknown: list[Key] = [
             key
@@ -152,6 +159,37 @@ class RingKeeper:
         ]
         ages.drop(key for key in ages.tracked() if not _holds(view, key))
         self._ring.unknown(unknown, mark.latest)
+        self._ring.probed()
+
+    def _learn(self, previous: GraphState, view: GraphState) -> None:
+        """Acknowledged, numbered keys gone from `view` bound the server's ring.
+
+        Like the envelope size limit a 413 teaches, the bound is taken, said
+        once with both numbers, and refreshed by from then on.
+        """
+        ages = self._ring.ages
+        missing: list[int] = []
+        held: list[int] = []
+        for key in ages.tracked():
+            seq = ages.get(key)
+            if seq is None or not _holds(previous, key):
+                continue
+            (held if _holds(view, key) else missing).append(seq)
+        latest = self._ring.numbers.latest
+        bound = learned_capacity(latest, missing, held)
+        if bound is None or bound >= self._ring.capacity or bound < MIN_CAPACITY:
+            return
+        log.warning(
+            "ring_capacity_learned",
+            configured=self._configured,
+            was=self._ring.capacity,
+            learned=bound,
+            flow_sequence=latest,
+            hint="FLOW_SERVER_RING_CAPACITY is larger than the server's ring: "
+            "keys went missing before their number said they would",
+        )
+        self._ring.shrink(bound)
+        self._metrics.ring_capacity.set(bound)
 
     def lost(self) -> None:
         self._ring.lost()
@@ -161,6 +199,9 @@ class RingKeeper:
 
     def refresh_at(self, now: float, following: bool) -> float:
         return max(self._ring.due_at(now, following), self._not_before)
+
+    def probe_at(self, now: float, following: bool) -> float:
+        return self._ring.probe_at(now, following)
 
     def plan(
         self, now: float, following: bool, holds_wanted: Callable[[Key], bool]
@@ -248,6 +289,9 @@ class NullKeeper:
         pass
 
     def refresh_at(self, now: float, following: bool) -> float:
+        return math.inf
+
+    def probe_at(self, now: float, following: bool) -> float:
         return math.inf
 
     def plan(

@@ -39,6 +39,7 @@ class StreamFollower:
         may_post: Callable[[], bool],
         mark: Callable[[], Mark],
         heard: Callable[[int, int], None],
+        changed: Callable[[bool], None],
         open_timeout: float,
         backoff: ReconnectBackoff,
         metrics: Metrics,
@@ -47,13 +48,15 @@ class StreamFollower:
         """Follow `sink`'s stream while `may_post()`; each number goes to `heard(seq, at_least)`.
 
         `mark` answers where the flow's count stands (asked when a connection
-        opens). `open_timeout`: the wait for a connection's first event (s);
+        opens). `changed(following)` is told each time the stream starts or
+        stops being followed. `open_timeout`: the wait for a connection's first event (s);
         `backoff` spaces reconnections.
         """
         self._sink = sink
         self._may_post = may_post
         self._mark = mark
         self._heard = heard
+        self._changed = changed
         self._open_timeout = open_timeout
         self._backoff = backoff
         self._metrics = metrics
@@ -86,8 +89,11 @@ class StreamFollower:
         self._set_following(False)
 
     def _set_following(self, following: bool) -> None:
+        if following == self._following:
+            return
         self._following = following
         self._metrics.stream_connected.set(1 if following else 0)
+        self._changed(following)
 
     async def _follow(self) -> None:
         last_reason = ""

@@ -109,6 +109,12 @@ class Metrics:
             "The flow's newest sequence number this copy knows.",
             registry=r,
         )
+        self.ring_capacity = Gauge(
+            PREFIX + "ring_capacity_envelopes",
+            "The flow server's ring as this copy refreshes by: FLOW_SERVER_RING_CAPACITY, "
+            "or the smaller bound a snapshot check taught.",
+            registry=r,
+        )
         self.ring_headroom = Gauge(
             PREFIX + "ring_headroom_envelopes",
             "Envelopes the flow can still accept before this region's oldest key is evicted "

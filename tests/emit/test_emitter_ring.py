@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from flux_adapter.emit.ring import horizon, margin
 from tests.conftest import MakeRig, MakeServer
 from tests.fakes.flow_server import FlowServer, Json
 from tests.support import eventually
-from tests.support.objects import PROGRESSING
+from tests.support.objects import PROGRESSING, SUCCEEDED
 from tests.support.rig import FAST, FLOW_ID, REGION, Rig
 
 RING = 32
@@ -80,6 +81,12 @@ def ours(rig: Rig) -> list[Json]:
         for envelope in rig.posts()
         if any(owner(item) == REGION for item in items(envelope))
     ]
+
+
+def missing(rig: Rig) -> bool:
+    """Some node or edge of ours is not on the server at all (a change not sent yet is no hole)."""
+    held, wanted = rig.on_server(), rig.expected()
+    return bool(wanted.nodes.keys() - held.nodes.keys() or wanted.rels.keys() - held.rels.keys())
 
 
 async def heard(rig: Rig, seq: int) -> None:
@@ -199,11 +206,14 @@ async def test_a_restart_seen_on_the_stream_resends_everything_at_once(
     await rig.start_synced()
     await eventually(lambda: rig.metrics.value("flux_adapter_stream_connected") == 1, "following")
 
+    empty = rig.metrics.value("flux_adapter_resyncs_total", {"outcome": "empty"})
+
     flow_server.restart()
     await eventually(
         rig.converged, "everything back after the restart", deadline=FAST["emit_interval"] + 1.0
     )
-    assert rig.metrics.value("flux_adapter_flow_restarts_total", {"source": "stream"}) == 1
+    # The restart closed the stream: that doubt brought a check, which found the flow empty.
+    assert rig.metrics.value("flux_adapter_resyncs_total", {"outcome": "empty"}) == empty + 1
 
 
 async def test_a_deleted_flow_is_seen_on_the_open_stream_and_refilled(
@@ -237,3 +247,28 @@ async def test_refreshes_respect_the_size_limit_a_proxy_taught(
 
     later = [seen for seen in small_ring.posts()[taught:] if seen.status != 200]
     assert later == [], "a refresh was larger than the limit learned"
+
+
+async def test_a_ring_smaller_than_configured_is_learned_and_opens_no_hole_after(
+    make_server: MakeServer, make_rig: MakeRig, session: aiohttp.ClientSession
+) -> None:
+    """Told a ring four times the server's: the first probe finds the hole, then none opens."""
+    server = await make_server(ring_size=RING)
+    rig = make_rig(server, ring_capacity=4 * RING)
+    await rig.start_synced()
+    neighbour = Neighbour(server, session)
+    kit = list(rig.releases)
+    holes_after_learning = 0
+    with capture_logs() as logs:
+        for index in range(12 * RING):
+            if index % 4 == 0:  # our region changes too, a release at a time
+                name = kit[(index // 4) % len(kit)]
+                rig.apply(name, ready=PROGRESSING if (index // 4) % 2 else SUCCEEDED)
+            seq = await neighbour.post()
+            learned = [e for e in logs if e["event"] == "ring_capacity_learned"]
+            if learned and missing(rig):
+                holes_after_learning += 1
+            await heard(rig, seq)
+    assert [(e["configured"], e["learned"] >= RING) for e in learned] == [(4 * RING, True)]
+    assert rig.metrics.value("flux_adapter_ring_capacity_envelopes") < 4 * RING
+    assert holes_after_learning == 0

@@ -9,7 +9,17 @@ from structlog.testing import capture_logs
 
 from flux_adapter.emit.ledger import Ledger
 from flux_adapter.observe.metrics import Metrics
-from mapper import Batch, FlowNode, GraphState, Keys, Relationship, Resend, Status, UpsertNodes
+from mapper import (
+    Batch,
+    DeleteNodes,
+    FlowNode,
+    GraphState,
+    Keys,
+    Relationship,
+    Resend,
+    Status,
+    UpsertNodes,
+)
 
 LIMIT = "flux_adapter_envelope_limit_bytes"
 
@@ -203,3 +213,36 @@ def test_a_refresh_resends_values_already_held() -> None:
     batches = ledger.plan(graph(node("eu/a")), Keys(), resend=Resend(nodes=["eu/a"]))
 
     assert upserted(batches) == ["eu/a"]
+
+
+def test_a_post_acknowledged_while_a_check_was_in_flight_is_not_counted_lost() -> None:
+    ledger, _ = holding(node("eu/a"))
+    asked = ledger.mark()
+    ledger.acknowledged_batch(upsert(node("eu/a", "failed")))  # answered while the GET was out
+
+    comparison = ledger.checked(graph(node("eu/a")), empty=False, since=asked)
+
+    assert (comparison.outcome, comparison.lost_nodes) == ("in_sync", 0)
+    assert ledger.acknowledged.nodes["eu/a"] == node("eu/a", "failed")
+
+
+def test_a_key_acknowledged_before_the_check_was_asked_takes_the_snapshots_word() -> None:
+    ledger, _ = holding(node("eu/a", "failed"))
+    asked = ledger.mark()
+
+    comparison = ledger.checked(GraphState(), empty=False, since=asked)
+
+    assert (comparison.outcome, comparison.lost_nodes) == ("differed", 1)
+    assert "eu/a" not in ledger.acknowledged.nodes
+
+
+def test_a_delete_acknowledged_while_a_check_was_in_flight_stays_deleted() -> None:
+    ledger, _ = holding(node("eu/a"), node("eu/b"))
+    asked = ledger.mark()
+    envelope = DeleteNodes(ids=["eu/b"])
+    ledger.acknowledged_batch(Batch(envelope, envelope.wire()))
+
+    comparison = ledger.checked(graph(node("eu/a"), node("eu/b")), empty=False, since=asked)
+
+    assert comparison.outcome == "in_sync"
+    assert set(ledger.acknowledged.nodes) == {"eu/a"}

@@ -54,6 +54,7 @@ class Rig:
     heard: list[tuple[int, int]]
     count: list[Mark]
     fence: list[bool]
+    changes: list[bool]
 
 
 def rig(*scripts: list[Heard | Exception], mark: Mark = NOTHING_YET) -> Rig:
@@ -63,17 +64,19 @@ def rig(*scripts: list[Heard | Exception], mark: Mark = NOTHING_YET) -> Rig:
     heard: list[tuple[int, int]] = []
     count = [mark]
     fence = [True]
+    changes: list[bool] = []
     follower = StreamFollower(
         stream,
         may_post=lambda: fence[0],
         mark=lambda: count[0],
         heard=lambda seq, at_least: heard.append((seq, at_least)),
+        changed=changes.append,
         open_timeout=2.0,
         backoff=ReconnectBackoff(initial=1.0, cap=1.0, clock=clock, rng=random.Random(1)),
         metrics=metrics,
         sleep=clock.sleep,
     )
-    return Rig(clock, stream, follower, metrics, heard, count, fence)
+    return Rig(clock, stream, follower, metrics, heard, count, fence, changes)
 
 
 async def test_the_opening_number_is_handed_on_above_the_newest_known() -> None:
@@ -161,3 +164,18 @@ async def test_nothing_is_followed_while_fenced_from_the_start() -> None:
 
     assert r.stream.opened == 0
     await r.follower.stop()
+
+
+async def test_each_start_and_end_of_following_is_told_once() -> None:
+    r = rig([Heard("snapshot", 1), Heard("upsert-nodes", 2)], [Heard("snapshot", 3)])
+    r.follower.start()
+    await r.clock.settle()
+    assert r.changes == [True]
+
+    await r.clock.advance(STREAM_SILENCE)  # silent: dropped
+    assert r.changes == [True, False]
+    await r.clock.advance(1.0)  # reopened after the backoff
+
+    assert r.changes == [True, False, True]
+    await r.follower.stop()
+    assert r.changes == [True, False, True, False]

@@ -228,7 +228,8 @@ class FlowServer:
         """Bytes written on streams, per flow."""
         self.stream_enabled = True
         self.hanging = 0
-        """Requests held unanswered by `hang()` right now."""
+        """Requests held unanswered by `hang()` or `slow_snapshots()` right now."""
+        self._slow_snapshots = False
         self._readers: dict[str, set[_Reader]] = {}
         self._flows: dict[str, _Flow] = {}
         self._faults: list[_Fault] = []
@@ -345,6 +346,14 @@ class FlowServer:
         """Hold the next `times` flow requests unanswered until `heal()` (then 503, unapplied)."""
         self._faults.append(_Fault(None, times, method, None, ""))
 
+    def slow_snapshots(self) -> None:
+        """Fold each snapshot when its GET arrives, then hold the answer until `heal()`.
+
+        What a real server does with a large flow: the answer is written from
+        the state at arrival, and a POST can be acknowledged before it ends.
+        """
+        self._slow_snapshots = True
+
     def limit_bodies(self, limit: int | None) -> None:
         """Put a proxy in front that answers 413 to bodies over `limit` bytes; `None` lifts it."""
         self.proxy_limit = limit
@@ -352,6 +361,7 @@ class FlowServer:
     def heal(self) -> None:
         """Drop every injected fault and release hung requests."""
         self._faults.clear()
+        self._slow_snapshots = False
         self._unhang.set()
         self._unhang = asyncio.Event()
 
@@ -458,6 +468,12 @@ class FlowServer:
                 response = web.Response(status=404, text="no such flow")
             else:
                 response = web.json_response(text=json.dumps(snapshot))
+            if self._slow_snapshots:
+                self.hanging += 1
+                try:
+                    await self._unhang.wait()
+                finally:
+                    self.hanging -= 1
         answered = len(response.body) if isinstance(response.body, bytes) else 0
         self._record(request, b"", response.status, arrived, answered)
         return response
