@@ -34,6 +34,8 @@ from collections.abc import Callable, Mapping
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
+from flux_adapter.emit.answers import BadAnswerError
+from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.ledger import Ledger
 from flux_adapter.emit.pending import Pending
 from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
@@ -141,6 +143,7 @@ class Emitter:
 
         self._pending = Pending(emit_interval)
         self._ledger = Ledger(max_bytes, metrics)
+        bad_answers = BadAnswers(metrics)
         self._poster = Poster(
             sink,
             fence=fence,
@@ -148,6 +151,7 @@ class Emitter:
             metrics=metrics,
             clock=clock,
             sleep=sleep,
+            bad_answers=bad_answers,
         )
         self._check: SnapshotCheck[tuple[Mark, Snapshot | None]] = SnapshotCheck(
             self._read_snapshot,
@@ -177,6 +181,7 @@ class Emitter:
                 ),
                 metrics=metrics,
                 sleep=sleep,
+                bad_answers=bad_answers,
             )
 
         self._wake = asyncio.Event()
@@ -317,7 +322,7 @@ class Emitter:
 
     async def _read_snapshot(self) -> tuple[Mark, Snapshot | None]:
         mark = self._keeper.mark()
-        return mark, await self._poster.snapshot()
+        return mark, await self._poster.snapshot(self._region)
 
     def _checked(self, found: tuple[Mark, Snapshot | None]) -> None:
         """A snapshot check answered: what it found becomes what the server is known to hold."""
@@ -425,7 +430,9 @@ class Emitter:
         error = outcome.exception() if outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         if isinstance(error, TransientError):
-            log.warning(
+            # A bad answer was logged once already, by `BadAnswers`.
+            report = log.debug if isinstance(error, BadAnswerError) else log.warning
+            report(
                 "flow_server_unavailable",
                 operation=error.operation,
                 status=error.status,

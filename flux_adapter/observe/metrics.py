@@ -104,6 +104,13 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.bad_answers = Counter(
+            PREFIX + "bad_answers",
+            "Answers of the flow server that could not be read or broke the contract, by "
+            "operation (post, snapshot, stream) and kind (seq, json, shape, too_large, too_deep).",
+            ["operation", "kind"],
+            registry=r,
+        )
         self.flow_sequence = Gauge(
             PREFIX + "flow_sequence",
             "The flow's newest sequence number this copy knows.",

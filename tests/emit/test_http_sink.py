@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.emit.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after, parse_seq
+from flux_adapter.emit.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after
 from flux_adapter.emit.sink import Follows, Heard, RejectedError, TooLargeError, TransientError
 from flux_adapter.observe.redact import redact_url
 from mapper import Batch, FlowNode, batches
@@ -47,23 +47,6 @@ async def test_post_sends_the_exact_body_as_json(sink: HttpSink, flow_server: Fl
 async def test_post_answers_the_sequence_number_the_server_gave(sink: HttpSink) -> None:
     assert await sink.post(one_node()) == 1
     assert await sink.post(one_node()) == 2
-
-
-@pytest.mark.parametrize(
-    ("answer", "seq"),
-    [
-        (b'{"seq": 7}', 7),
-        (b'{"seq": 0}', 0),
-        (b"", None),
-        (b"ok", None),
-        (b'{"seq": "7"}', None),
-        (b'{"seq": true}', None),
-        (b'{"seq": -1}', None),
-        (b"[7]", None),
-    ],
-)
-def test_an_answer_without_a_usable_number_gives_none(answer: bytes, seq: int | None) -> None:
-    assert parse_seq(answer) == seq
 
 
 async def test_following_the_stream_gives_each_event_and_its_number(
@@ -161,15 +144,16 @@ async def test_a_closed_port_is_transient(sink: HttpSink, flow_server: FlowServe
 
 
 async def test_snapshot_of_an_empty_server_is_none(sink: HttpSink) -> None:
-    assert await sink.snapshot() is None
+    assert await sink.snapshot("eu") is None
 
 
 async def test_snapshot_returns_the_servers_envelope(sink: HttpSink) -> None:
     await sink.post(one_node())
 
-    assert await sink.snapshot() == {
+    assert await sink.snapshot("eu") == {
         "type": "snapshot",
         "nodes": [{"id": "eu/a", "flowId": FLOW_ID, "label": "a", "status": "running"}],
+        "relationships": [],
     }
 
 

@@ -48,7 +48,7 @@ class ScriptedSink:
         assert answer is None or isinstance(answer, int)
         return answer
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, region: str) -> Snapshot | None:
         answer = await self._answer()
         assert answer is None or isinstance(answer, dict)
         return answer
@@ -143,8 +143,8 @@ async def test_a_snapshot_is_read_under_the_same_limits() -> None:
     clock = FakeClock()
     made, _ = poster(ScriptedSink({"type": "snapshot"}, ScriptedSink.hang), clock, timeout=2.0)
 
-    assert await made.snapshot() == {"type": "snapshot"}
-    read = asyncio.create_task(made.snapshot())
+    assert await made.snapshot("eu") == {"type": "snapshot"}
+    read = asyncio.create_task(made.snapshot("eu"))
     await clock.advance(2.0)
     with pytest.raises(TransientError, match="no answer within 2 s"):
         await read
@@ -155,5 +155,5 @@ async def test_a_snapshot_is_not_asked_for_when_fenced() -> None:
     made, _ = poster(sink, FakeClock(), left=0.0)
 
     with pytest.raises(FencedError):
-        await made.snapshot()
+        await made.snapshot("eu")
     assert sink.asked == 0
