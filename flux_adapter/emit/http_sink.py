@@ -42,7 +42,7 @@ from flux_adapter.emit.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.emit.sink import Heard, RejectedError, Snapshot, TooLargeError, TransientError
 from flux_adapter.emit.sse import EventReader
 from flux_adapter.emit.token_file import TokenFile, TokenFileError
-from flux_adapter.observe.redact import redact_url
+from flux_adapter.observe.redact import redact_url, remember_secret
 from mapper import Batch
 
 T = TypeVar("T")
@@ -155,6 +155,7 @@ class HttpSink:
                 raise HttpSinkConfigError(
                     "the flow server URL carries credentials and a token file is set: use one"
                 )
+            remember_secret(unquote(parts.password or ""))
             pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
             self._basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
