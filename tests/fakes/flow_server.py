@@ -278,6 +278,8 @@ class FlowServer:
         self.attack_high = 2**64
         self.attacked = 0
         """Requests answered by an attack so far."""
+        self.attack_written = 0
+        """Bytes of large attacking bodies written so far (the client stops reading them)."""
 
     @property
     def url(self) -> str:
@@ -529,6 +531,7 @@ class FlowServer:
             while written + len(filler) + len(tail) <= self.attack_bytes:
                 await response.write(filler)
                 written += len(filler)
+                self.attack_written += len(filler)
             await response.write(tail)
             await response.write_eof()
         return response
