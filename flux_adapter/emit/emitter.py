@@ -17,7 +17,8 @@ call one another (`docs/design.md`, "The emitter's parts"):
 - `Poster` (`poster.py`): one request under the fence and its timeout;
 - `SnapshotCheck` (`snapshot_check.py`): reading what the server holds;
 - `RingKeeper` (`ring_keeper.py`): the flow's numbers and when to refresh;
-- `StreamFollower` (`stream_follower.py`): the numbers of the event stream.
+- `StreamFollower` (`stream_follower.py`): the numbers of the event stream;
+- `LossEvidence` (`loss_evidence.py`): whether a lower number is believed.
 
 Only the process decides whether this copy may post (the fence) and whether
 the watch caches are complete (`ready`); the emitter asks both before every
@@ -37,6 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from flux_adapter.emit.answers import BadAnswerError
 from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.ledger import Ledger
+from flux_adapter.emit.loss_evidence import LossEvidence, Suspicion, Verdict, lost_keys
 from flux_adapter.emit.pending import Pending
 from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
 from flux_adapter.emit.rejections import Key, Value, sent_values
@@ -153,7 +155,8 @@ class Emitter:
             sleep=sleep,
             bad_answers=bad_answers,
         )
-        self._check: SnapshotCheck[tuple[Mark, Snapshot | None]] = SnapshotCheck(
+        self._evidence = LossEvidence(clock=clock)
+        self._check: SnapshotCheck[tuple[Mark, int | None, Snapshot | None]] = SnapshotCheck(
             self._read_snapshot,
             self._checked,
             backoff=ReconnectBackoff(
@@ -251,6 +254,8 @@ class Emitter:
                 if now >= next_check:
                     next_check = now + self._resync_interval
                     self._schedule_check()
+                if self._evidence.ask(now):
+                    self._check.want()
                 self._start_check_if_due()
                 if self._follower is not None:
                     self._follower.reap()
@@ -263,6 +268,7 @@ class Emitter:
                     next_check,
                     math.inf if window is None else window,
                     self._check.due_at(),
+                    self._evidence.check_at(),
                     refresh_at,
                 )
                 self._wake.clear()
@@ -320,19 +326,26 @@ class Emitter:
     def _start_check_if_due(self) -> None:
         self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
 
-    async def _read_snapshot(self) -> tuple[Mark, Snapshot | None]:
+    async def _read_snapshot(self) -> tuple[Mark, int | None, Snapshot | None]:
         mark = self._keeper.mark()
-        return mark, await self._poster.snapshot(self._region)
+        ticket = self._evidence.ticket()
+        return mark, ticket, await self._poster.snapshot(self._region)
 
-    def _checked(self, found: tuple[Mark, Snapshot | None]) -> None:
-        """A snapshot check answered: what it found becomes what the server is known to hold."""
-        mark, snapshot = found
+    def _checked(self, found: tuple[Mark, int | None, Snapshot | None]) -> None:
+        """A snapshot check answered: what it found becomes what the server is known to hold.
+
+        A check begun after a lower number was heard also decides whether the
+        flow was lost (`LossEvidence`).
+        """
+        mark, ticket, snapshot = found
         if self._keeper.lost_since(mark):
             # The server lost the flow while we looked: the snapshot may be
             # from before, and *acknowledged* was emptied already.
             log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
+            self._evidence.settle(None, lost=False)
             return
         view = own_view(snapshot, self._region)
+        lost = lost_keys(self._ledger.acknowledged, view)
         self._keeper.checked(self._ledger.acknowledged, view, mark)
         self._keeper.show(self._clock(), self._following)
         comparison = self._ledger.checked(view, empty=snapshot is None)
@@ -347,6 +360,9 @@ class Emitter:
             lost_nodes=comparison.lost_nodes,
             lost_rels=comparison.lost_rels,
         )
+        settled = self._evidence.settle(ticket, lost=lost)
+        if settled is not None:
+            self._judged(*settled)
 
     # The flow's numbers.
 
@@ -358,26 +374,56 @@ class Emitter:
         now = self._clock()
         seen = self._keeper.latest
         if self._keeper.heard(seq, at_least, now):
-            self._lost("stream", seq, seen)
+            self._suspect("stream", seq, seen)
             return
         self._keeper.show(now, self._following)
         if self._keeper.refresh_at(now, self._following) <= now:
             self._wake.set()
 
-    def _lost(self, source: str, seq: int, seen: int) -> None:
-        """The server counts from 1 again: it holds nothing of ours; send everything now."""
-        log.warning(
-            "flow_server_lost_the_flow",
+    def _suspect(self, source: str, seq: int, seen: int) -> None:
+        """A number below one passed: the flow may be lost; a snapshot check will tell."""
+        suspicion = self._evidence.suspect(source, seq, seen)
+        if suspicion is None:
+            return
+        log.info(
+            "flow_loss_suspected",
             source=source,
             seq=seq,
             seen=seen,
+            check_in=round(max(0.0, self._evidence.check_at() - self._clock()), 3),
+            action="checking the snapshot before re-sending anything",
+        )
+        self._wake.set()
+
+    def _judged(self, suspicion: Suspicion, verdict: Verdict) -> None:
+        self._metrics.flow_loss_suspicions.labels(
+            source=suspicion.source, verdict=verdict.value
+        ).inc()
+        if verdict is Verdict.CONFIRMED:
+            self._lost(suspicion)
+            return
+        log.info(
+            "flow_loss_not_confirmed",
+            source=suspicion.source,
+            seq=suspicion.seq,
+            seen=suspicion.seen,
+            action="the snapshot holds what was acknowledged; the number is not believed",
+        )
+
+    def _lost(self, suspicion: Suspicion) -> None:
+        """The server counts from 1 again and holds nothing of ours: send everything now."""
+        log.warning(
+            "flow_server_lost_the_flow",
+            source=suspicion.source,
+            seq=suspicion.seq,
+            seen=suspicion.seen,
             held_nodes=len(self._ledger.acknowledged.nodes),
             held_rels=len(self._ledger.acknowledged.rels),
             action="re-sending everything now",
         )
-        self._metrics.flow_restarts.labels(source=source).inc()
+        self._metrics.flow_restarts.labels(source=suspicion.source).inc()
         self._ledger.forget()
-        self._keeper.lost()
+        self._keeper.lost(suspicion.seq, self._clock())
         self._pending.everything()
         self._wake.set()
         self._keeper.show(self._clock(), self._following)
@@ -536,7 +582,7 @@ class Emitter:
             log.info("post_answered_across_a_loss", seq=seq, envelope_type=batch.type)
             return
         if seq is not None and self._keeper.heard(seq, mark.latest + 1, self._clock()):
-            self._lost("post", seq, mark.latest)
+            self._suspect("post", seq, mark.latest)
         nodes, rels = self._ledger.unchanged(values)
         if nodes:
             self._metrics.refreshed_keys.labels(kind="node").inc(nodes)
