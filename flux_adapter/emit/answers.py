@@ -31,7 +31,7 @@ POST_ANSWER_LIMIT = 4096
 ERROR_BODY_LIMIT = 2048
 """Bytes of an error answer kept: enough to explain a 400, never a whole page."""
 
-SNAPSHOT_LIMIT = 64 << 20
+SNAPSHOT_LIMIT = 32 << 20
 """The default limit on a snapshot's body (bytes); `FLOW_SERVER_SNAPSHOT_LIMIT` sets it."""
 
 MAX_DEPTH = 64
@@ -139,6 +139,9 @@ class SnapshotReader:
         self._rels: list[Mapping[str, object]] = []
         self._key: str | None = None
         self._in_list = False
+        self._entry: list[tuple[str, object]] | None = None
+        self._deciding = False
+        self._skipping = False
         self._builder: Any = None
 
     @property
@@ -170,45 +173,84 @@ class SnapshotReader:
         return {"type": "snapshot", "nodes": self._nodes, "relationships": self._rels}
 
     def _take_events(self) -> None:
+        # One tight loop over ijson's basic events (they carry no path: the
+        # prefixed ones grow with the nesting, which a hostile body turns
+        # into quadratic memory). An entry is buffered only until its `id`
+        # (a node) or `toId` (an edge) shows whether it is this region's;
+        # other regions' entries are then skipped, counting depth alone.
+        depth = self._depth
         for event, value in self._events:
-            self._event(event, value)
+            if event == "start_map" or event == "start_array":
+                depth += 1
+                if self._opened(event, depth):
+                    continue
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
+                if depth == ITEM_DEPTH - 1 and self._in_entry():
+                    self._entry_ended(event, value)
+                    continue
+            elif depth == 0:
+                raise BadAnswerError("snapshot", "shape", "the answer is not a JSON object")
+            if not self._skipping:
+                self._take(event, value, depth)
+        self._depth = depth
         del self._events[:]
 
-    def _event(self, event: str, value: object) -> None:
-        # Basic events carry no path: ijson's prefixed ones grow with the
-        # nesting, which a hostile body turns into quadratic memory.
-        if not self._started:
-            self._started = True
-            if event != "start_map":
+    def _opened(self, event: str, depth: int) -> bool:
+        """A container opened at `depth`; true for the envelope's own object."""
+        if depth > MAX_DEPTH:
+            raise BadAnswerError("snapshot", "too_deep", f"nested deeper than {MAX_DEPTH}")
+        if depth == 1:
+            if event != "start_map" or self._started:
                 raise BadAnswerError("snapshot", "shape", "the answer is not a JSON object")
-        if event in ("start_map", "start_array"):
-            self._depth += 1
-            if self._depth == ITEM_DEPTH - 1:
-                self._in_list = event == "start_array" and self._key in LISTS
-            if self._depth > MAX_DEPTH:
-                raise BadAnswerError("snapshot", "too_deep", f"nested deeper than {MAX_DEPTH}")
-        elif event in ("end_map", "end_array"):
-            self._depth -= 1
+            self._started = True
+            return True
+        if depth == ITEM_DEPTH - 1:
+            self._in_list = event == "start_array" and self._key in LISTS
+        elif depth == ITEM_DEPTH and self._in_list and event == "start_map":
+            self._entry = []
+            self._deciding = False
+        return False
+
+    def _take(self, event: str, value: object, depth: int) -> None:
         if self._builder is not None:
             self._builder.event(event, value)
-            if self._depth < ITEM_DEPTH:
-                self._entry_done()
-        elif self._depth == 1 and event == "map_key":
-            self._key = value if isinstance(value, str) else None
-        elif self._depth == 1 and self._key == "type" and event not in ("end_map", "map_key"):
-            self._type = value
-        elif event == "start_map" and self._depth == ITEM_DEPTH and self._in_list:
-            self._builder = ijson.ObjectBuilder()
-            self._builder.event(event, value)
+        elif self._entry is not None:
+            self._entry.append((event, value))
+            if depth == ITEM_DEPTH:
+                self._decide(event, value)
+        elif depth == 1:
+            if event == "map_key":
+                self._key = value if isinstance(value, str) else None
+            elif self._key == "type":
+                self._type = value
 
-    def _entry_done(self) -> None:
-        entry = self._builder.value
-        self._builder = None
-        if self._key == "nodes":
-            if self._ours(entry.get("id")):
-                self._nodes.append(entry)
-        elif self._ours(entry.get("toId")):
-            self._rels.append(entry)
+    def _in_entry(self) -> bool:
+        return self._skipping or self._builder is not None or self._entry is not None
+
+    def _decide(self, event: str, value: object) -> None:
+        """At an entry's own level: its id, once seen, says whether the entry is kept."""
+        if event == "map_key":
+            self._deciding = value == ("id" if self._key == "nodes" else "toId")
+            return
+        if not self._deciding or self._entry is None:
+            return
+        entry, self._entry = self._entry, None
+        if not self._ours(value):
+            self._skipping = True
+            return
+        self._builder = ijson.ObjectBuilder()
+        for buffered in entry:
+            self._builder.event(*buffered)
+
+    def _entry_ended(self, event: str, value: object) -> None:
+        builder = self._builder
+        self._entry = self._builder = None
+        self._skipping = False
+        if builder is None:
+            return  # not this region's, or without an id
+        builder.event(event, value)
+        (self._nodes if self._key == "nodes" else self._rels).append(builder.value)
 
     def _ours(self, node_id: object) -> bool:
         return isinstance(node_id, str) and (

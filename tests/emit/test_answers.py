@@ -173,3 +173,22 @@ def test_a_snapshot_may_nest_as_deep_as_the_limit() -> None:
         "nodes": [{"id": "eu", "meta": {"x": json.loads(meta)}}],
         "relationships": [],
     }
+
+
+def test_an_entry_is_judged_by_its_id_wherever_the_id_comes() -> None:
+    body = json.dumps(
+        {
+            "nodes": [
+                {"meta": {"id": "eu/inner", "x": [{"id": "eu/deeper"}]}, "id": "us/late"},
+                {"meta": {"id": "us/inner"}, "label": "z", "id": "eu/late"},
+                {"id": {"nested": "eu"}},
+            ],
+            "type": "snapshot",
+        }
+    ).encode()
+
+    assert read(body) == {
+        "type": "snapshot",
+        "nodes": [{"meta": {"id": "us/inner"}, "label": "z", "id": "eu/late"}],
+        "relationships": [],
+    }
