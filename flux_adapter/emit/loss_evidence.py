@@ -28,9 +28,10 @@ CHECK_START = 4.0
 CHECK_CAP = 20.0
 """The most seconds between two checks of suspicions.
 
-With the jitter (each wait is drawn from its upper half) that is at most six
-checks, and so six full re-sends, a minute however often lower numbers
-come; and a real restart among false alarms is still believed within it.
+With the jitter (each wait is drawn from its upper half) that is at most
+eight checks in the first minute and six in each after, and so as many full
+re-sends, however often lower numbers come; and a real restart among false
+alarms is still believed within it.
 """
 
 QUIET = 600.0

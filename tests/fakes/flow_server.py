@@ -272,6 +272,7 @@ class FlowServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._reopen: asyncio.Task[None] | None = None
+        self._stream_generation = 0
         self.attack: str | None = None
         self.attack_bytes = 200 << 20
         self.attack_period = 0.05
@@ -355,6 +356,7 @@ class FlowServer:
 
     def end_streams(self) -> None:
         """End every open stream, as a dropped connection would."""
+        self._stream_generation += 1
         for readers in self._readers.values():
             for reader in readers:
                 reader.end()
@@ -542,14 +544,14 @@ class FlowServer:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
-        attack = self.attack
+        attack, generation = self.attack, self._stream_generation
         small = itertools.cycle((3, 1, 4, 1, 5, 9, 2, 6))
         with contextlib.suppress(ConnectionError):
             if attack == "superscript_id":
                 self.attacked += 1
                 await response.write("event: snapshot\nid: \u00b2\ndata: {}\n\n".encode())
             for turn in itertools.count():
-                if self.attack != attack:
+                if self.attack != attack or self._stream_generation != generation:
                     break
                 if attack == "alternating_ids":
                     seq = self.attack_high if turn % 2 == 0 else next(small)
