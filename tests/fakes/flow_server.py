@@ -28,7 +28,7 @@ injected faults do not touch them; `end_streams()` ends them, and
 `attack` turns it hostile, one way at a time (`ATTACKS`, issue 25's table):
 answers a client must not believe, bodies it must not read whole, and a
 403 that echoes the bearer token. `behave()` ends the attack and every
-stream opened under it.
+stream opened under it (over HTTP: `/_fake/attack` with `{"attack": null}`).
 
 Run it as a process with `python -m tests.fakes.flow_server --port P`; the
 same controls are then reachable over HTTP under `/_fake/`.
@@ -301,6 +301,7 @@ class FlowServer:
         app.router.add_post("/_fake/refuse", self._admin_refuse)
         app.router.add_post("/_fake/limit", self._admin_limit)
         app.router.add_post("/_fake/end-streams", self._admin_end_streams)
+        app.router.add_post("/_fake/attack", self._admin_attack)
         app.router.add_get("/_fake/requests", self._admin_requests)
         return app
 
@@ -696,6 +697,20 @@ class FlowServer:
     async def _admin_limit(self, request: web.Request) -> web.Response:
         limit = (await request.json()).get("bytes")
         self.limit_bodies(None if limit is None else int(limit))
+        return web.Response(text="ok")
+
+    async def _admin_attack(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        attack = spec.get("attack")
+        if attack is not None and attack not in ATTACKS:
+            return web.Response(status=400, text=f"unknown attack {attack!r}")
+        if "bytes" in spec:
+            self.attack_bytes = int(spec["bytes"])
+        if attack is None:
+            self.behave()
+        else:
+            self.attack = attack
+            self.end_streams()
         return web.Response(text="ok")
 
     async def _admin_end_streams(self, request: web.Request) -> web.Response:
