@@ -11,6 +11,12 @@ connection errors included).
 Each POST's answer `{"seq": N}` is read for the sequence number, and the
 flow's event stream can be followed for the numbers other adapters' envelopes
 get (`docs/contract.md`, "Sequence numbers and the ring", "The event stream").
+
+Every body is read against a limit and parsed by `answers.py` as untrusted
+input (`docs/design.md`, "The flow server's answers are untrusted"): an
+error answer keeps `ERROR_BODY_LIMIT` bytes, a POST's answer may have
+`POST_ANSWER_LIMIT`, the snapshot `snapshot_limit`, read as it arrives with
+only one region's share kept. What cannot be read is a `BadAnswerError`.
 """
 
 from __future__ import annotations
