@@ -144,10 +144,6 @@ class SnapshotReader:
         self._skipping = False
         self._builder: Any = None
 
-    @property
-    def bytes_read(self) -> int:
-        return self._read
-
     def feed(self, chunk: bytes) -> None:
         """Take the next piece of the body."""
         self._read += len(chunk)
