@@ -24,6 +24,7 @@ import pytest
 from flux_adapter.kube.resources import HELM_RELEASES
 from flux_adapter.observe.logs import configure_logging
 from flux_adapter.observe.metrics import Metrics
+from flux_adapter.observe.redact import MASK
 from flux_adapter.runtime.app import Adapter
 from flux_adapter.runtime.settings import Settings
 from tests.conftest import write_kubeconfig
@@ -177,3 +178,24 @@ async def test_the_adapter_outlives_the_attack_and_repairs_the_graph_without_lea
     logged = log_lines.getvalue()
     assert '"task_failed"' not in logged
     assert [form for form in token_forms() if form in logged] == []
+
+
+async def test_a_refusal_echoing_the_token_is_logged_with_every_form_of_it_masked(
+    peers: tuple[FakeKubeApi, FlowServer, Path, Path], log_lines: io.StringIO
+) -> None:
+    kube, flow, kubeconfig, token_file = peers
+    kube.create(HELM_RELEASES, release("a", ready="True"))
+    flow.attack = "echo_token"
+    adapter = Adapter(settings(flow, token_file), kubeconfig=str(kubeconfig))
+    task = asyncio.create_task(adapter.run())
+    try:
+        await eventually(lambda: retried(adapter.metrics), "refused twice")
+    finally:
+        adapter.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 30)
+
+    refusals = [line for line in log_lines.getvalue().splitlines() if "forbidden:" in line]
+    assert refusals
+    assert all(f"token {MASK}" in line for line in refusals)
+    assert [form for form in token_forms() if form in log_lines.getvalue()] == []
