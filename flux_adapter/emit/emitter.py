@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
@@ -38,7 +39,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from flux_adapter.emit.answers import BadAnswerError
 from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.ledger import Ledger
-from flux_adapter.emit.loss_evidence import LossEvidence, Suspicion, Verdict, lost_keys
+from flux_adapter.emit.loss_evidence import LossEvidence, Suspicion, Verdict, held, lost_keys
 from flux_adapter.emit.pending import Pending
 from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
 from flux_adapter.emit.rejections import Key, Value, sent_values
@@ -66,6 +67,21 @@ TRIM_AFTER_BYTES = 1 << 20
 """After a flush that sent this much (a full sync), freed buffers are handed back."""
 RING_CAPACITY = 4096
 """The flow server's default `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a snapshot read found, and where things stood when it began.
+
+    `mark`: the flow's count; `ticket`: the suspicion it may decide
+    (`LossEvidence.ticket`); `before`: the keys acknowledged then (empty
+    when it decides none).
+    """
+
+    mark: Mark
+    ticket: int | None
+    before: Keys
+    snapshot: Snapshot | None
 
 
 class Emitter:
@@ -156,7 +172,7 @@ class Emitter:
             bad_answers=bad_answers,
         )
         self._evidence = LossEvidence(clock=clock)
-        self._check: SnapshotCheck[tuple[Mark, int | None, Snapshot | None]] = SnapshotCheck(
+        self._check: SnapshotCheck[Found] = SnapshotCheck(
             self._read_snapshot,
             self._checked,
             backoff=ReconnectBackoff(
@@ -326,18 +342,19 @@ class Emitter:
     def _start_check_if_due(self) -> None:
         self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
 
-    async def _read_snapshot(self) -> tuple[Mark, int | None, Snapshot | None]:
+    async def _read_snapshot(self) -> Found:
         mark = self._keeper.mark()
         ticket = self._evidence.ticket()
-        return mark, ticket, await self._poster.snapshot(self._region)
+        before = held(self._ledger.acknowledged) if ticket is not None else Keys()
+        return Found(mark, ticket, before, await self._poster.snapshot(self._region))
 
-    def _checked(self, found: tuple[Mark, int | None, Snapshot | None]) -> None:
+    def _checked(self, found: Found) -> None:
         """A snapshot check answered: what it found becomes what the server is known to hold.
 
         A check begun after a lower number was heard also decides whether the
         flow was lost (`LossEvidence`).
         """
-        mark, ticket, snapshot = found
+        mark, ticket, before, snapshot = found.mark, found.ticket, found.before, found.snapshot
         if self._keeper.lost_since(mark):
             # The server lost the flow while we looked: the snapshot may be
             # from before, and *acknowledged* was emptied already.
@@ -345,7 +362,7 @@ class Emitter:
             self._evidence.settle(None, lost=False)
             return
         view = own_view(snapshot, self._region)
-        lost = lost_keys(self._ledger.acknowledged, view)
+        lost = lost_keys(before, self._ledger.acknowledged, view)
         self._keeper.checked(self._ledger.acknowledged, view, mark)
         self._keeper.show(self._clock(), self._following)
         comparison = self._ledger.checked(view, empty=snapshot is None)

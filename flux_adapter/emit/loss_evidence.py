@@ -20,7 +20,7 @@ from enum import Enum
 
 from flux_adapter.observe.backoff import ReconnectBackoff
 from flux_adapter.observe.clock import Clock
-from mapper import GraphState
+from mapper import GraphState, Keys
 
 CHECK_START = 4.0
 """Seconds before a second suspicion may be checked; doubled for each one after it."""
@@ -53,10 +53,20 @@ class Verdict(Enum):
     NOT_CONFIRMED = "not_confirmed"
 
 
-def lost_keys(acknowledged: GraphState, view: GraphState) -> bool:
-    """The server no longer holds some node or edge it acknowledged (whatever its value)."""
-    return any(key not in view.nodes for key in acknowledged.nodes) or any(
-        key not in view.rels for key in acknowledged.rels
+def held(acknowledged: GraphState) -> Keys:
+    """The keys acknowledged now, to hand to `lost_keys` once a snapshot read answers."""
+    return Keys(nodes=set(acknowledged.nodes), rels=set(acknowledged.rels))
+
+
+def lost_keys(before: Keys, acknowledged: GraphState, view: GraphState) -> bool:
+    """The snapshot `view` lacks a node or edge acknowledged both `before` it was read and now.
+
+    A key acknowledged while the read was under way may be missing from a
+    snapshot taken before it landed, and one deleted meanwhile may be gone
+    from it: neither says anything of a loss.
+    """
+    return any(key in acknowledged.nodes and key not in view.nodes for key in before.nodes) or any(
+        key in acknowledged.rels and key not in view.rels for key in before.rels
     )
 
 

@@ -10,6 +10,7 @@ from flux_adapter.emit.loss_evidence import (
     CHECK_CAP,
     LossEvidence,
     Verdict,
+    held,
     lost_keys,
 )
 from flux_adapter.observe.backoff import ReconnectBackoff
@@ -102,7 +103,16 @@ def test_checks_of_later_suspicions_are_spaced_but_never_past_the_cap() -> None:
     assert max(per_minute) <= 6
 
 
-def test_lost_keys_are_acknowledged_keys_the_view_lacks() -> None:
-    assert lost_keys(state("eu", "eu/a"), state("eu"))
-    assert not lost_keys(state("eu"), state("eu", "eu/a"))
-    assert not lost_keys(GraphState(), GraphState())
+def test_a_loss_is_a_key_acknowledged_before_the_read_and_since_that_the_view_lacks() -> None:
+    before = held(state("eu", "eu/a"))
+    assert lost_keys(before, state("eu", "eu/a"), state("eu"))
+    assert not lost_keys(before, state("eu", "eu/a"), state("eu", "eu/a", "eu/b"))
+    assert not lost_keys(held(GraphState()), GraphState(), GraphState())
+
+
+def test_a_key_acknowledged_during_the_read_is_no_loss_when_the_view_lacks_it() -> None:
+    assert not lost_keys(held(state("eu")), state("eu", "eu/new"), state("eu"))
+
+
+def test_a_key_deleted_during_the_read_is_no_loss_when_the_view_lacks_it() -> None:
+    assert not lost_keys(held(state("eu", "eu/gone")), state("eu"), state("eu"))
