@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from flux_adapter.kube.client import KubeApi
 from flux_adapter.kube.connect import api_client
 from flux_adapter.kube.resources import HELM_RELEASES, Resource
 from flux_adapter.observe.metrics import Metrics
+from flux_adapter.observe.redact import forget_secrets
 from mapper import Graph
 from tests.fakes.flow_server import FlowServer
 from tests.fakes.kube_api import FakeKubeApi
@@ -29,6 +30,14 @@ FAST: dict[str, Any] = {
     "request_timeout": 5.0,
 }
 """Tunables that keep tests quick; each test overrides what it is about."""
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_secrets() -> Iterator[None]:
+    """The log redaction's secrets are the process's: each test starts without any."""
+    forget_secrets()
+    yield
+    forget_secrets()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ class DryRunSink:
         self._wrote = True
         return None
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, region: str) -> Snapshot | None:
         if not self._wrote:
             return None
         return {

@@ -17,7 +17,8 @@ call one another (`docs/design.md`, "The emitter's parts"):
 - `Poster` (`poster.py`): one request under the fence and its timeout;
 - `SnapshotCheck` (`snapshot_check.py`): reading what the server holds;
 - `RingKeeper` (`ring_keeper.py`): the flow's numbers and when to refresh;
-- `StreamFollower` (`stream_follower.py`): the numbers of the event stream.
+- `StreamFollower` (`stream_follower.py`): the numbers of the event stream;
+- `LossEvidence` (`loss_evidence.py`): whether a lower number is believed.
 
 Only the process decides whether this copy may post (the fence) and whether
 the watch caches are complete (`ready`); the emitter asks both before every
@@ -30,11 +31,15 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
+from flux_adapter.emit.answers import BadAnswerError
+from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.ledger import Ledger
+from flux_adapter.emit.loss_evidence import LossEvidence, Suspicion, Verdict, held, lost_keys
 from flux_adapter.emit.pending import Pending
 from flux_adapter.emit.poster import Acknowledged, Fenced, Poster, Rejected, TooLarge, unfenced
 from flux_adapter.emit.rejections import Key, Value, sent_values
@@ -71,6 +76,23 @@ numbers finds a ring smaller than configured; what is left (another writer
 overwriting this region's nodes) is bounded by this. Never shorter than
 `RESYNC_INTERVAL` (`docs/design.md`, "When the snapshot is read").
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a snapshot read found, and where things stood when it began.
+
+    `mark`: the flow's count; `asked`: the ledger's `mark()`, for keys
+    acknowledged while the read was out; `ticket`: the suspicion it may decide
+    (`LossEvidence.ticket`); `before`: the keys acknowledged then (empty
+    when it decides none).
+    """
+
+    mark: Mark
+    asked: int
+    ticket: int | None
+    before: Keys
+    snapshot: Snapshot | None
 
 
 class Emitter:
@@ -150,6 +172,7 @@ class Emitter:
 
         self._pending = Pending(emit_interval)
         self._ledger = Ledger(max_bytes, metrics)
+        bad_answers = BadAnswers(metrics)
         self._poster = Poster(
             sink,
             fence=fence,
@@ -157,8 +180,10 @@ class Emitter:
             metrics=metrics,
             clock=clock,
             sleep=sleep,
+            bad_answers=bad_answers,
         )
-        self._check: SnapshotCheck[tuple[Mark, int, Snapshot | None]] = SnapshotCheck(
+        self._evidence = LossEvidence(clock=clock)
+        self._check: SnapshotCheck[Found] = SnapshotCheck(
             self._read_snapshot,
             self._checked,
             backoff=ReconnectBackoff(
@@ -187,6 +212,7 @@ class Emitter:
                 ),
                 metrics=metrics,
                 sleep=sleep,
+                bad_answers=bad_answers,
             )
 
         self._wake = asyncio.Event()
@@ -256,10 +282,15 @@ class Emitter:
             while True:
                 now = self._clock()
                 next_check = self._next_check(now)
-                if now >= next_check and not (self._check.wanted or self._check.running):
+                if self._check.wanted or self._check.running:
+                    next_check = math.inf  # the check under way wakes the loop when it ends
+                elif now >= next_check:
                     # The clock's check offers the full envelope size again; a
                     # probe only looks whether the oldest key is still held.
                     self._schedule_check(reprobe_limit=now >= self._backstop_at())
+                    next_check = math.inf
+                if self._evidence.ask(now):
+                    self._check.want()
                 self._start_check_if_due()
                 if self._follower is not None:
                     self._follower.reap()
@@ -272,6 +303,7 @@ class Emitter:
                     next_check,
                     math.inf if window is None else window,
                     self._check.due_at(),
+                    self._evidence.check_at(),
                     refresh_at,
                 )
                 self._wake.clear()
@@ -372,21 +404,27 @@ class Emitter:
     def _start_check_if_due(self) -> None:
         self._check.start_if_due(lambda: not self._stopped and self._poster.may_post())
 
-    async def _read_snapshot(self) -> tuple[Mark, int, Snapshot | None]:
+    async def _read_snapshot(self) -> Found:
         mark, asked = self._keeper.mark(), self._ledger.mark()
-        return mark, asked, await self._poster.snapshot()
+        ticket = self._evidence.ticket()
+        before = held(self._ledger.acknowledged) if ticket is not None else Keys()
+        return Found(mark, asked, ticket, before, await self._poster.snapshot(self._region))
 
-    def _checked(self, found: tuple[Mark, int, Snapshot | None]) -> None:
+    def _checked(self, found: Found) -> None:
         """A snapshot check answered: what it found becomes what the server is known to hold.
 
         Keys acknowledged while the GET was out keep their acknowledged
-        values: the snapshot may predate those POSTs.
+        values: the snapshot may predate those POSTs. A check begun after a
+        lower number was heard also decides whether the flow was lost
+        (`LossEvidence`).
         """
-        mark, asked, snapshot = found
+        mark, ticket, before, snapshot = found.mark, found.ticket, found.before, found.snapshot
+        asked = found.asked
         if self._keeper.lost_since(mark):
             # The server lost the flow while we looked: the snapshot may be
             # from before, and *acknowledged* was emptied already.
             log.info("snapshot_check_overtaken", reason="the server lost the flow meanwhile")
+            self._evidence.settle(None, lost=False)
             return
         reprobe, self._reprobe_limit = self._reprobe_limit, True
         if snapshot is None:
@@ -394,6 +432,7 @@ class Emitter:
             self._keeper.forget()
             mark = self._keeper.mark()
         view = self._ledger.overlaid(own_view(snapshot, self._region), asked)
+        lost = lost_keys(before, self._ledger.acknowledged, view)
         self._keeper.checked(self._ledger.acknowledged, view, mark)
         self._keeper.show(self._clock(), self._following)
         comparison = self._ledger.checked(
@@ -410,6 +449,9 @@ class Emitter:
             lost_nodes=comparison.lost_nodes,
             lost_rels=comparison.lost_rels,
         )
+        settled = self._evidence.settle(ticket, lost=lost)
+        if settled is not None:
+            self._judged(*settled)
 
     # The flow's numbers.
 
@@ -421,26 +463,56 @@ class Emitter:
         now = self._clock()
         seen = self._keeper.latest
         if self._keeper.heard(seq, at_least, now):
-            self._lost("stream", seq, seen)
+            self._suspect("stream", seq, seen)
             return
         self._keeper.show(now, self._following)
         if min(self._keeper.refresh_at(now, self._following), self._next_check(now)) <= now:
             self._wake.set()
 
-    def _lost(self, source: str, seq: int, seen: int) -> None:
-        """The server counts from 1 again: it holds nothing of ours; send everything now."""
-        log.warning(
-            "flow_server_lost_the_flow",
+    def _suspect(self, source: str, seq: int, seen: int) -> None:
+        """A number below one passed: the flow may be lost; a snapshot check will tell."""
+        suspicion = self._evidence.suspect(source, seq, seen)
+        if suspicion is None:
+            return
+        log.info(
+            "flow_loss_suspected",
             source=source,
             seq=seq,
             seen=seen,
+            check_in=round(max(0.0, self._evidence.check_at() - self._clock()), 3),
+            action="checking the snapshot before re-sending anything",
+        )
+        self._wake.set()
+
+    def _judged(self, suspicion: Suspicion, verdict: Verdict) -> None:
+        self._metrics.flow_loss_suspicions.labels(
+            source=suspicion.source, verdict=verdict.value
+        ).inc()
+        if verdict is Verdict.CONFIRMED:
+            self._lost(suspicion)
+            return
+        log.info(
+            "flow_loss_not_confirmed",
+            source=suspicion.source,
+            seq=suspicion.seq,
+            seen=suspicion.seen,
+            action="the snapshot holds what was acknowledged; the number is not believed",
+        )
+
+    def _lost(self, suspicion: Suspicion) -> None:
+        """The server counts from 1 again and holds nothing of ours: send everything now."""
+        log.warning(
+            "flow_server_lost_the_flow",
+            source=suspicion.source,
+            seq=suspicion.seq,
+            seen=suspicion.seen,
             held_nodes=len(self._ledger.acknowledged.nodes),
             held_rels=len(self._ledger.acknowledged.rels),
             action="re-sending everything now",
         )
-        self._metrics.flow_restarts.labels(source=source).inc()
+        self._metrics.flow_restarts.labels(source=suspicion.source).inc()
         self._ledger.forget()
-        self._keeper.lost()
+        self._keeper.lost(suspicion.seq, self._clock())
         self._pending.everything()
         self._wake.set()
         self._keeper.show(self._clock(), self._following)
@@ -493,7 +565,9 @@ class Emitter:
         error = outcome.exception() if outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         if isinstance(error, TransientError):
-            log.warning(
+            # A bad answer was logged once already, by `BadAnswers`.
+            report = log.debug if isinstance(error, BadAnswerError) else log.warning
+            report(
                 "flow_server_unavailable",
                 operation=error.operation,
                 status=error.status,
@@ -600,7 +674,7 @@ class Emitter:
             log.info("post_answered_across_a_loss", seq=seq, envelope_type=batch.type)
             return
         if seq is not None and self._keeper.heard(seq, mark.latest + 1, self._clock()):
-            self._lost("post", seq, mark.latest)
+            self._suspect("post", seq, mark.latest)
         elif seq is None and self._following:
             self._doubt("a POST answered without a sequence number")
         nodes, rels = self._ledger.unchanged(values)

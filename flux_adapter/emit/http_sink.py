@@ -11,32 +11,50 @@ connection errors included).
 Each POST's answer `{"seq": N}` is read for the sequence number, and the
 flow's event stream can be followed for the numbers other adapters' envelopes
 get (`docs/contract.md`, "Sequence numbers and the ring", "The event stream").
+
+Every body is read against a limit and parsed by `answers.py` as untrusted
+input (`docs/design.md`, "The flow server's answers are untrusted"): an
+error answer keeps `ERROR_BODY_LIMIT` bytes, a POST's answer may have
+`POST_ANSWER_LIMIT`, the snapshot `snapshot_limit`, read as it arrives with
+only one region's share kept. What cannot be read is a `BadAnswerError`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
 import math
 import ssl
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
 from flux_adapter import __version__
+from flux_adapter.emit.answers import (
+    ERROR_BODY_LIMIT,
+    POST_ANSWER_LIMIT,
+    SNAPSHOT_LIMIT,
+    BadAnswerError,
+    SnapshotReader,
+    seq_from_post_answer,
+    seq_from_text,
+)
 from flux_adapter.emit.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.emit.sink import Heard, RejectedError, Snapshot, TooLargeError, TransientError
 from flux_adapter.emit.sse import EventReader
 from flux_adapter.emit.token_file import TokenFile, TokenFileError
-from flux_adapter.observe.redact import redact_url
+from flux_adapter.observe.redact import redact_url, remember_secret
 from mapper import Batch
 
-BODY_LOG_LIMIT = 2048
-"""How much of an error answer is kept: enough to explain a 400, never a whole page."""
+T = TypeVar("T")
+
+READ_CHUNK = 64 << 10
+"""Bytes read at a time from a snapshot; the loop runs other work between two."""
 
 
 class HttpSinkConfigError(ValueError):
@@ -61,20 +79,23 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return seconds
 
 
-def parse_seq(raw: bytes) -> int | None:
-    """The sequence number of a POST's answer `{"seq": N}`; `None` when it carries none."""
-    try:
-        parsed: object = json.loads(raw)
-    except ValueError:
-        return None
-    seq = parsed.get("seq") if isinstance(parsed, Mapping) else None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else None
+async def read_prefix(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """At most `limit` bytes of a body; the rest is never read (the connection is dropped)."""
+    kept = bytearray()
+    while len(kept) < limit:
+        chunk = await content.read(limit - len(kept))
+        if not chunk:
+            break
+        kept += chunk
+    return bytes(kept)
 
 
-def _number(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
-        return None
-    return int(text.strip())
+async def read_bounded(content: aiohttp.StreamReader, limit: int, operation: str) -> bytes:
+    """A whole body of at most `limit` bytes; `BadAnswerError` as soon as it is longer."""
+    raw = await read_prefix(content, limit + 1)
+    if len(raw) > limit:
+        raise BadAnswerError(operation, "too_large", f"answer longer than {limit} bytes")
+    return raw
 
 
 def _ssl_context(ca_file: Path) -> ssl.SSLContext:
@@ -118,13 +139,16 @@ class HttpSink:
         token_file: Path | None = None,
         ca_file: Path | None = None,
         session: aiohttp.ClientSession | None = None,
+        snapshot_limit: int = SNAPSHOT_LIMIT,
     ) -> None:
         """Post to the flow server at `url` (scheme, host, optional path prefix).
 
         `token_file` holds a bearer token, re-read when it changes; `ca_file`
-        adds a CA bundle to the system's for https. A `session` passed in is
-        shared and left open on `close()`; without one the sink makes its own
-        on first use (it must be made inside the running event loop).
+        adds a CA bundle to the system's for https; `snapshot_limit` is the
+        most bytes of a snapshot read before the check fails as a bad answer.
+        A `session` passed in is shared and left open on `close()`; without
+        one the sink makes its own on first use (it must be made inside the
+        running event loop).
         """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -137,6 +161,7 @@ class HttpSink:
                 raise HttpSinkConfigError(
                     "the flow server URL carries credentials and a token file is set: use one"
                 )
+            remember_secret(unquote(parts.password or ""))
             pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
             self._basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
@@ -150,6 +175,7 @@ class HttpSink:
         self._ssl: ssl.SSLContext | bool = _ssl_context(ca_file) if ca_file is not None else True
         self._session = session
         self._owns_session = session is None
+        self._snapshot_limit = snapshot_limit
 
     def __repr__(self) -> str:
         return f"HttpSink({self.target!r})"
@@ -173,9 +199,20 @@ class HttpSink:
         return headers
 
     async def _exchange(
-        self, operation: str, method: str, url: str, body: bytes | None, *, absent_ok: bool
-    ) -> tuple[int, bytes]:
-        """One request: the status and body of a 2xx (or of a 404 when `absent_ok`), else raise."""
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        body: bytes | None,
+        read: Callable[[aiohttp.StreamReader], Awaitable[T]],
+        *,
+        absent_ok: bool,
+    ) -> T | None:
+        """One request: `read` applied to a 2xx's body; `None` for a 404 when `absent_ok`.
+
+        Raises as `_failure` sorts any other status, keeping `ERROR_BODY_LIMIT`
+        bytes of its body; a transport failure or timeout is a `TransientError`.
+        """
         headers = self._headers(operation)
         try:
             async with self._client().request(
@@ -186,11 +223,13 @@ class HttpSink:
                 ssl=self._ssl,
                 allow_redirects=False,
             ) as response:
-                raw = await response.read()
-                if 200 <= response.status < 300 or (absent_ok and response.status == 404):
-                    return response.status, raw
+                if 200 <= response.status < 300:
+                    return await read(response.content)
+                if absent_ok and response.status == 404:
+                    return None
                 retry_after = response.headers.get("Retry-After")
-                text = raw[:BODY_LOG_LIMIT].decode("utf-8", errors="replace")
+                raw = await read_prefix(response.content, ERROR_BODY_LIMIT)
+                text = raw.decode("utf-8", errors="replace")
                 raise _failure(operation, response.status, retry_after, text)
         except aiohttp.ClientError as err:
             raise TransientError(operation, f"{type(err).__name__}: {err}") from err
@@ -198,28 +237,41 @@ class HttpSink:
             raise TransientError(operation, "timed out") from err
 
     async def post(self, batch: Batch) -> int | None:
-        _, raw = await self._exchange("post", "POST", self._events_url, batch.body, absent_ok=False)
-        return parse_seq(raw)
+        """POST one envelope; the number its answer gives (`BadAnswerError` for a bad one)."""
 
-    async def snapshot(self) -> Snapshot | None:
-        status, raw = await self._exchange(
-            "snapshot", "GET", self._snapshot_url, None, absent_ok=True
+        async def seq(content: aiohttp.StreamReader) -> int | None:
+            return seq_from_post_answer(await read_bounded(content, POST_ANSWER_LIMIT, "post"))
+
+        return await self._exchange(
+            "post", "POST", self._events_url, batch.body, seq, absent_ok=False
         )
-        if status == 404:
-            return None
-        try:
-            parsed: object = json.loads(raw)
-        except ValueError as err:
-            raise RejectedError("snapshot", status, f"answer is not JSON: {err}") from err
-        if not isinstance(parsed, Mapping) or parsed.get("type") != "snapshot":
-            raise RejectedError("snapshot", status, "answer is not a snapshot envelope")
-        return parsed
+
+    async def snapshot(self, region: str) -> Snapshot | None:
+        """`region`'s share of the flow's snapshot, read as it arrives (`answers.SnapshotReader`).
+
+        Raises `BadAnswerError` past `snapshot_limit` bytes or for a body that
+        is not a snapshot envelope.
+        """
+
+        async def share(content: aiohttp.StreamReader) -> Snapshot:
+            reader = SnapshotReader(region, limit=self._snapshot_limit)
+            while chunk := await content.read(READ_CHUNK):
+                reader.feed(chunk)
+                # A body already buffered is read without a pause: yield so
+                # the heartbeat and the watches run between two pieces.
+                await asyncio.sleep(0)
+            return reader.close()
+
+        return await self._exchange(
+            "snapshot", "GET", self._snapshot_url, None, share, absent_ok=True
+        )
 
     async def follow(self) -> AsyncGenerator[Heard, None]:
         """The flow's event stream, each event's name and number (`docs/contract.md`).
 
         No deadline of its own, not even aiohttp's default one: the stream is
-        meant to stay open, and the caller bounds each wait.
+        meant to stay open, and the caller bounds each wait. An `id` that is
+        not a sequence number ends it with a `BadAnswerError`.
         """
         headers = self._headers("stream")
         headers["Accept"] = "text/event-stream"
@@ -233,14 +285,14 @@ class HttpSink:
                 timeout=aiohttp.ClientTimeout(total=None),
             ) as response:
                 if response.status != 200:
-                    raw = await response.content.read(BODY_LOG_LIMIT)
+                    raw = await read_prefix(response.content, ERROR_BODY_LIMIT)
                     text = raw.decode("utf-8", errors="replace")
                     raise _failure(
                         "stream", response.status, response.headers.get("Retry-After"), text
                     )
                 async for chunk in response.content.iter_any():
                     for event in reader.feed(chunk):
-                        yield Heard(event.name, _number(event.id))
+                        yield Heard(event.name, seq_from_text(event.id))
         except aiohttp.ClientError as err:
             raise TransientError("stream", f"{type(err).__name__}: {err}") from err
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from flux_adapter.emit.answers import BadAnswerError
+from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.sink import RejectedError, Sink, Snapshot, TooLargeError, TransientError
 from flux_adapter.observe.clock import Clock, Sleep, deadline
 from flux_adapter.observe.metrics import Metrics
@@ -78,9 +80,11 @@ class Poster:
         metrics: Metrics,
         clock: Clock,
         sleep: Sleep,
+        bad_answers: BadAnswers | None = None,
     ) -> None:
         """`fence`: seconds left before this copy must stop posting; `post_timeout`: the most
-        any one request may take (s). `clock` and `sleep` time the requests.
+        any one request may take (s). `clock` and `sleep` time the requests; an answer
+        that cannot be read is reported to `bad_answers` before it is raised.
         """
         self._sink = sink
         self._fence = fence
@@ -88,6 +92,7 @@ class Poster:
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
+        self._bad_answers = bad_answers if bad_answers is not None else BadAnswers(metrics)
 
     def may_post(self) -> bool:
         """At least `MIN_REQUEST_SECONDS` are left before the fence closes."""
@@ -113,8 +118,10 @@ class Poster:
         except TimeoutError as err:
             self._count(batch, "failed")
             raise TransientError("post", f"no answer within {limit:.3g} s") from err
-        except TransientError:
+        except TransientError as err:
             self._count(batch, "failed")
+            if isinstance(err, BadAnswerError):
+                self._bad_answers.report(err)
             raise
         except TooLargeError:
             self._count(batch, "too_large")
@@ -137,18 +144,22 @@ class Poster:
         self._metrics.last_post_success.set(time.time())
         return Acknowledged(seq)
 
-    async def snapshot(self) -> Snapshot | None:
-        """GET the server's snapshot; `None` when it holds nothing of the flow.
+    async def snapshot(self, region: str) -> Snapshot | None:
+        """GET the server's snapshot (`region`'s share at least); `None` when it holds nothing.
 
-        Raises `TransientError` (a timeout included), `TooLargeError`,
-        `RejectedError`, or `FencedError` when too little time is left to ask.
+        Raises `TransientError` (a timeout and a `BadAnswerError` included),
+        `TooLargeError`, `RejectedError`, or `FencedError` when too little
+        time is left to ask.
         """
         limit = self._limit("snapshot")
         try:
             async with deadline(self._sleep, limit):
-                return await self._sink.snapshot()
+                return await self._sink.snapshot(region)
         except TimeoutError as err:
             raise TransientError("snapshot", f"no answer within {limit:.3g} s") from err
+        except BadAnswerError as err:
+            self._bad_answers.report(err)
+            raise
 
     def _count(self, batch: Batch, outcome: str) -> None:
         self._metrics.envelopes.labels(type=batch.type, outcome=outcome).inc()

@@ -97,10 +97,11 @@ class FlowNumbers:
     """The flow's newest sequence number as far as this adapter knows, and its rate.
 
     Numbers come from POST answers and from the event stream. A number below
-    one the server must already have passed means it counted again from 1:
-    it lost the flow (a restart, or the flow deleted). `epoch` counts those
-    losses, so a caller can tell whether a number it holds belongs to the
-    count it is looking at.
+    one the server must already have passed says it counted again from 1:
+    it lost the flow (a restart, or the flow deleted), if it is true. Such a
+    number changes nothing here; once a caller believes it, `restart` starts
+    the new count. `epoch` counts those restarts, so a caller can tell
+    whether a number it holds belongs to the count it is looking at.
     """
 
     def __init__(self) -> None:
@@ -110,19 +111,15 @@ class FlowNumbers:
         self._samples: deque[tuple[float, int]] = deque()
 
     def heard(self, seq: int, at_least: int, now: float) -> bool:
-        """Take a number the server gave; true when it is below `at_least`, a lost flow.
+        """Take a number the server gave; true, and nothing taken, when it is below `at_least`.
 
         `at_least` is the lowest number the server can answer unless it
         started again: one more than the newest known when a POST was sent,
         the newest known when a stream was opened, the stream's previous
-        number for the next event on it.
+        number for the next event on it. A lower one says the flow was lost,
+        which the caller checks before believing it (`restart`).
         """
         if seq < at_least:
-            self.epoch += 1
-            self.latest = seq
-            self._samples.clear()
-            self._samples.append((now, seq))
-            self.heard_at = now
             return True
         self.latest = max(self.latest, seq)
         self.heard_at = now
@@ -131,6 +128,14 @@ class FlowNumbers:
         if not self._samples or now - self._samples[-1][0] >= RATE_STEP:
             self._samples.append((now, self.latest))
         return False
+
+    def restart(self, seq: int, now: float) -> None:
+        """The server did count again from 1: `seq`, heard at `now`, is in the new count."""
+        self.epoch += 1
+        self.latest = seq
+        self._samples.clear()
+        self._samples.append((now, seq))
+        self.heard_at = now
 
     def forget(self) -> None:
         """Know nothing again (a takeover): the next number starts a new count."""

@@ -57,7 +57,10 @@ class Keeper(Protocol):
         ...
 
     def heard(self, seq: int, at_least: int, now: float) -> bool:
-        """Take a number the server gave at `now`; true when below `at_least`: a lost flow."""
+        """Take a number the server gave at `now`; true, and nothing taken, below `at_least`.
+
+        A lower number only says the flow may have been lost (`lost` believes it).
+        """
         ...
 
     def acknowledged(self, values: Mapping[Key, Value], seq: int | None, mark: Mark) -> None:
@@ -68,8 +71,9 @@ class Keeper(Protocol):
         """A snapshot check taken at `mark` found `view`, where `previous` was acknowledged."""
         ...
 
-    def lost(self) -> None:
-        """The server lost the flow: none of our keys is held any more."""
+    def lost(self, seq: int, now: float) -> None:
+        """The server lost the flow and counts again, `seq` heard at `now`: none of our keys
+        is held any more."""
         ...
 
     def forget(self) -> None:
@@ -191,7 +195,8 @@ class RingKeeper:
         self._ring.shrink(bound)
         self._metrics.ring_capacity.set(bound)
 
-    def lost(self) -> None:
+    def lost(self, seq: int, now: float) -> None:
+        self._ring.numbers.restart(seq, now)
         self._ring.lost()
 
     def forget(self) -> None:
@@ -282,7 +287,7 @@ class NullKeeper:
     def checked(self, previous: GraphState, view: GraphState, mark: Mark) -> None:
         pass
 
-    def lost(self) -> None:
+    def lost(self, seq: int, now: float) -> None:
         pass
 
     def forget(self) -> None:

@@ -101,10 +101,13 @@ class Sink(Protocol):
         Raises `TransientError`, `TooLargeError` or `RejectedError`.
         """
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, region: str) -> Snapshot | None:
         """The server's current graph for the flow; `None` when it holds nothing.
 
-        Raises `TransientError` or `RejectedError`.
+        A sink may leave out what is not `region`'s (nodes outside it, edges
+        not pointing into it); the caller takes only that share anyway.
+        Raises `TransientError` (a `BadAnswerError` for an unreadable answer)
+        or `RejectedError`.
         """
 
     async def close(self) -> None:

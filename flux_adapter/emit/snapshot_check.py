@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from flux_adapter.emit.answers import BadAnswerError
 from flux_adapter.emit.poster import FencedError
 from flux_adapter.emit.sink import RejectedError, TooLargeError, TransientError
 from flux_adapter.observe.backoff import ReconnectBackoff
@@ -120,7 +121,9 @@ class SnapshotCheck(Generic[T]):
             self._metrics.resyncs.labels(outcome="failed").inc()
             delay = self._backoff.failure()
             self._retry_at = self._clock() + delay
-            log.warning(
+            # A bad answer was logged once already, by `BadAnswers`.
+            report = log.debug if isinstance(err, BadAnswerError) else log.warning
+            report(
                 "snapshot_check_failed",
                 status=err.status,
                 detail=err.detail,

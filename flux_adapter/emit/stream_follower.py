@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import structlog
 
+from flux_adapter.emit.answers import BadAnswerError
+from flux_adapter.emit.bad_answers import BadAnswers
 from flux_adapter.emit.ring_keeper import Mark
 from flux_adapter.emit.sink import Follows, SinkError
 from flux_adapter.observe.backoff import ReconnectBackoff
@@ -26,6 +28,9 @@ log = structlog.get_logger("flux_adapter.emit.emitter")
 
 STREAM_SILENCE = 45.0
 """Seconds without a stream event (heartbeats come every 15 s) before it is reopened."""
+
+BAD_ANSWER = "bad answer"
+"""Why a connection ended when the server sent what cannot be read (`BadAnswerError`)."""
 
 FENCED_POLL = 1.0
 """Seconds between looks at the fence while it keeps this copy from following the stream."""
@@ -44,13 +49,17 @@ class StreamFollower:
         backoff: ReconnectBackoff,
         metrics: Metrics,
         sleep: Sleep,
+        bad_answers: BadAnswers | None = None,
     ) -> None:
         """Follow `sink`'s stream while `may_post()`; each number goes to `heard(seq, at_least)`.
 
         `mark` answers where the flow's count stands (asked when a connection
         opens). `changed(following)` is told each time the stream starts or
-        stops being followed. `open_timeout`: the wait for a connection's first event (s);
-        `backoff` spaces reconnections.
+        stops being followed. `open_timeout`: the wait for a connection's
+        first event (s); `backoff` spaces reconnections; a connection ended by
+        an answer that cannot be read (reported to `bad_answers`) does not
+        reset it, so a server that sends nothing readable is asked ever less
+        often.
         """
         self._sink = sink
         self._may_post = may_post
@@ -61,6 +70,7 @@ class StreamFollower:
         self._backoff = backoff
         self._metrics = metrics
         self._sleep = sleep
+        self._bad_answers = bad_answers if bad_answers is not None else BadAnswers(metrics)
         self._following = False
         self._task: asyncio.Task[None] | None = None
 
@@ -102,7 +112,7 @@ class StreamFollower:
                 await self._sleep(FENCED_POLL)
                 continue
             reason, followed = await self._follow_once()
-            if followed:
+            if followed and reason != BAD_ANSWER:
                 self._backoff.reset()
                 last_reason = ""
             if reason == "fenced":
@@ -144,6 +154,9 @@ class StreamFollower:
             return "closed", followed
         except TimeoutError:
             return "silent", followed
+        except BadAnswerError as err:
+            self._bad_answers.report(err)
+            return BAD_ANSWER, followed
         except SinkError as err:
             return f"failed: {err}", followed
         finally:

@@ -4,13 +4,16 @@ Kubernetes projects tokens and mounted secrets as files and replaces them in
 place (a symlink swap) when they rotate, so the token is looked up again
 whenever the file's identity or timestamp moves, rather than read once at
 start-up and kept until it expires. The value is never part of a message,
-repr or log line: only the path is.
+repr or log line: only the path is, and each value read is remembered by
+the log redaction, so a server echoing it back is masked too.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from flux_adapter.observe.redact import remember_secret
 
 
 class TokenFileError(Exception):
@@ -40,6 +43,7 @@ class TokenFile:
                 token = self.path.read_text(encoding="utf-8").strip()
                 if not token:
                     raise TokenFileError(self.path, "is empty")
+                remember_secret(token)
                 self._token, self._seen = token, signature
         except OSError as err:
             raise TokenFileError(self.path, err.strerror or type(err).__name__) from err

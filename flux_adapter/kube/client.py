@@ -33,6 +33,7 @@ import structlog
 from flux_adapter import __version__
 from flux_adapter.kube.lazy_import import install
 from flux_adapter.kube.source import Source
+from flux_adapter.observe.redact import remember_secret
 
 install()
 
@@ -60,6 +61,18 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     CredentialsError,
 )
 """What a conversation with the API server can fail with that a later attempt may not."""
+
+
+def remember_credentials(configuration: Configuration) -> None:
+    """Have the logs mask the bearer token and password `configuration` holds, in any form."""
+    token = configuration.api_key.get("BearerToken")
+    if isinstance(token, str):
+        # The library keeps the scheme in the value for some sources.
+        scheme, _, rest = token.partition(" ")
+        remember_secret(rest if scheme.lower() == "bearer" and rest else token)
+    password = getattr(configuration, "password", None)
+    if isinstance(password, str):
+        remember_secret(password)
 
 
 def refresh_at(fetched: float, expires: float) -> float:
@@ -99,6 +112,7 @@ class KubeApi:
         self._stale = False
         self._fetched = time.time()
         self.execs = execs and loader is not None
+        remember_credentials(client.configuration)
         if self.execs:
             client.configuration.refresh_api_key_hook = self._before_request
 
@@ -202,6 +216,7 @@ class KubeApi:
             except (ConfigException, OSError, ValueError) as err:
                 raise CredentialsError(f"exec credential plugin failed: {err}") from err
             self._client.configuration.api_key["BearerToken"] = loader.token
+            remember_credentials(self._client.configuration)
             self._fetched = time.time()
             self._stale = False
             expiry = getattr(loader, "exec_plugin_expiry", None)

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from flux_adapter.observe.redact import MASK, redact_text
+from flux_adapter.observe.redact import MASK, redact_secrets, redact_text
 
 _SECRET_KEYS = re.compile(r"token|password|secret|authorization|credential", re.IGNORECASE)
 
@@ -23,9 +23,32 @@ _SECRET_KEYS = re.compile(r"token|password|secret|authorization|credential", re.
 def _redact_value(key: str, value: Any) -> Any:
     if _SECRET_KEYS.search(key) and not key.endswith(("_file", "_path")):
         return MASK
+    return _redact_nested(value)
+
+
+def _redact_nested(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, dict):
+        return {key: _redact_value(str(key), item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_nested(item) for item in value]
     return value
+
+
+class _RedactedRenderer:
+    """A renderer whose every line is searched once more for a remembered secret.
+
+    The processor above masks values field by field; this catches what it
+    cannot see (a secret in a key, in a value's `repr`, in a traceback).
+    """
+
+    def __init__(self, renderer: Any) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        rendered = self._renderer(logger, method, event_dict)
+        return redact_secrets(rendered) if isinstance(rendered, str) else rendered
 
 
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -37,7 +60,7 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
 
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
     out = stream if stream is not None else sys.stderr
-    renderer: Any = (
+    renderer: Any = _RedactedRenderer(
         structlog.processors.JSONRenderer()
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=out.isatty())

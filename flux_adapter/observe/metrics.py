@@ -99,9 +99,24 @@ class Metrics:
         )
         self.flow_restarts = Counter(
             PREFIX + "flow_restarts",
-            "Times a sequence number lower than one already passed showed the flow server had "
-            "lost the flow, by where it was seen (post, stream).",
+            "Times a sequence number lower than one already passed was confirmed by a snapshot "
+            "check to mean the flow server had lost the flow, by where it was heard "
+            "(post, stream).",
             ["source"],
+            registry=r,
+        )
+        self.flow_loss_suspicions = Counter(
+            PREFIX + "flow_loss_suspicions",
+            "Sequence numbers lower than one already passed, each checked against a snapshot, "
+            "by where they were heard (post, stream) and verdict (confirmed, not_confirmed).",
+            ["source", "verdict"],
+            registry=r,
+        )
+        self.bad_answers = Counter(
+            PREFIX + "bad_answers",
+            "Answers of the flow server that could not be read or broke the contract, by "
+            "operation (post, snapshot, stream) and kind (seq, json, shape, too_large, too_deep).",
+            ["operation", "kind"],
             registry=r,
         )
         self.flow_sequence = Gauge(

@@ -74,6 +74,7 @@ class Adapter:
             self.settings.flow_id,
             token_file=Path(token) if token else None,
             ca_file=Path(ca) if ca else None,
+            snapshot_limit=int(self.settings.flow_server_snapshot_limit),
         )
 
     def request_stop(self) -> None:

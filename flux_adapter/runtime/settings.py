@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, ByteSize, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flux_adapter.emit.answers import SNAPSHOT_LIMIT
 from flux_adapter.emit.ca_bundle import CaBundleError, load_ca_bundle
 from flux_adapter.emit.token_file import TokenFile, TokenFileError
 from flux_adapter.observe.durations import DurationError, parse_duration
+
+MIN_SNAPSHOT_LIMIT = 1 << 20
+"""A snapshot limit below one envelope's size (1 MiB) could refuse a single region's graph."""
 
 INT32_MAX = 2**31 - 1
 """The Lease's `spec.leaseDurationSeconds` is an int32 (coordination.k8s.io/v1)."""
@@ -88,6 +92,16 @@ RingCapacity = Annotated[int, BeforeValidator(_whole), AfterValidator(_ring_size
 PositiveSeconds = Annotated[float, BeforeValidator(_seconds), AfterValidator(_finite_positive)]
 """A duration in seconds: a Go duration string or a plain number, finite and > 0."""
 
+
+def _snapshot_sized(value: ByteSize) -> ByteSize:
+    if value < MIN_SNAPSHOT_LIMIT:
+        raise ValueError(f"must be at least {MIN_SNAPSHOT_LIMIT} bytes (1 MiB), got {int(value)}")
+    return value
+
+
+SnapshotLimit = Annotated[ByteSize, AfterValidator(_snapshot_sized)]
+"""The most bytes of a snapshot read: a whole number or a size (`64MiB`), at least 1 MiB."""
+
 LeaseSeconds = Annotated[PositiveSeconds, AfterValidator(_fits_a_lease)]
 """A lease timing: a `PositiveSeconds` that fits the Lease's whole-second int32 field."""
 
@@ -122,6 +136,7 @@ class Settings(BaseSettings):
     resync_interval: PositiveSeconds = 60.0
     flow_server_ring_capacity: RingCapacity = 4096
     flow_server_stream: bool = True
+    flow_server_snapshot_limit: SnapshotLimit = ByteSize(SNAPSHOT_LIMIT)
     watch_inactivity_timeout: PositiveSeconds = 90.0
     shutdown_timeout: PositiveSeconds = 5.0
     lease_duration: LeaseSeconds = 15.0

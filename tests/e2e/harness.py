@@ -156,6 +156,17 @@ class FlowServerProcess:
             found += [node["status"] for node in envelope["nodes"] if node["id"] == node_id]
         return found
 
+    def attack(self, attack: str | None) -> None:
+        """Turn the server hostile (`tests.fakes.flow_server.ATTACKS`), or back with `None`."""
+        request = urllib.request.Request(
+            f"{self.url}/_fake/attack",
+            data=json.dumps({"attack": attack}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            answer.read()
+
     def post_count(self, flow_id: str) -> int:
         status, body = http_get(f"{self.url}/_fake/requests")
         assert status == 200, body

@@ -6,12 +6,14 @@ equals the expected graph, written out literally for the first four.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import signal
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -389,3 +391,54 @@ def test_a_release_with_large_values_arrives_on_the_open_watch(scene: Scene) -> 
     wait_until(lambda: scene.statuses().get(node) == "succeeded", "the large release shown")
     assert adapter.metric("flux_adapter_relists_total", resource="HelmRelease") == relists
     assert adapter.metric("flux_adapter_skipped_objects_total") == 0
+
+
+HOSTILE_TOKEN = "e2e/Hostile+token=with&odd-chars-42"
+
+MET: dict[str, Callable[[Any], bool]] = {
+    "huge_seq": lambda a: a.metric("flux_adapter_bad_answers_total", operation="post") > 0,
+    "superscript_id": lambda a: a.metric("flux_adapter_bad_answers_total", operation="stream") > 0,
+    "deep_nesting": lambda a: a.metric("flux_adapter_bad_answers_total", kind="too_deep") > 0,
+    "huge_snapshot": lambda a: a.metric("flux_adapter_bad_answers_total", kind="too_large") > 0,
+    "huge_error": lambda a: a.metric("flux_adapter_post_retries_total") >= 2,
+    "alternating_ids": lambda a: a.metric("flux_adapter_bad_answers_total", kind="seq") > 0,
+    "echo_token": lambda a: a.metric("flux_adapter_post_retries_total") >= 2,
+}
+"""When the adapter has met each attack of the fake's hostile mode."""
+
+
+@pytest.mark.parametrize("attack", list(MET))
+def test_a_hostile_flow_server_is_outlived_and_nothing_secret_is_logged(
+    scene: Scene, attack: str
+) -> None:
+    token_file = scene.workdir / "token"
+    token_file.write_text(HOSTILE_TOKEN + "\n")
+    scene.release("a")
+    adapter = scene.adapter(
+        {
+            "FLOW_SERVER_TOKEN_FILE": str(token_file),
+            "FLOW_SERVER_SNAPSHOT_LIMIT": "2MiB",
+            "RESYNC_INTERVAL": "1s",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    wait_until(lambda: scene.node("a") in scene.graph()[0], "synced before the attack")
+
+    scene.flow.attack(attack)
+    scene.release("b")
+    wait_until(lambda: MET[attack](adapter), f"the adapter met {attack}", timeout=30)
+    time.sleep(1.0)
+    assert adapter.proc.poll() is None
+    assert adapter.probe("/healthz") == 200
+    assert adapter.probe("/readyz") == 200
+
+    scene.flow.attack(None)
+    scene.release("c")
+    expected = {scene.region, scene.node("a"), scene.node("b"), scene.node("c")}
+    wait_until(lambda: set(scene.graph()[0]) == expected, "the graph repaired", timeout=60)
+
+    logged = adapter.log.read_text(errors="replace")
+    assert not [e for e in adapter.log_events() if e.get("event") == "task_failed"]
+    raw = HOSTILE_TOKEN.encode()
+    forms = [HOSTILE_TOKEN, quote(HOSTILE_TOKEN, safe=""), base64.b64encode(raw).decode()]
+    assert [form for form in forms if form in logged] == []

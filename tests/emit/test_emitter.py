@@ -119,8 +119,8 @@ class HeldSink:
             await self.release.wait()
         await self.inner.post(batch)
 
-    async def snapshot(self) -> Snapshot | None:
-        return await self.inner.snapshot()
+    async def snapshot(self, region: str) -> Snapshot | None:
+        return await self.inner.snapshot(region)
 
     async def close(self) -> None:
         await self.inner.close()

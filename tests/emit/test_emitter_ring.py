@@ -272,3 +272,32 @@ async def test_a_ring_smaller_than_configured_is_learned_and_opens_no_hole_after
     assert [(e["configured"], e["learned"] >= RING) for e in learned] == [(4 * RING, True)]
     assert rig.metrics.value("flux_adapter_ring_capacity_envelopes") < 4 * RING
     assert holes_after_learning == 0
+
+
+async def test_lower_numbers_the_snapshot_contradicts_resend_nothing(
+    flow_server: FlowServer, make_rig: MakeRig
+) -> None:
+    rig = make_rig(resync_interval=3600.0)
+    await rig.start_synced()
+    await eventually(lambda: rig.metrics.value("flux_adapter_stream_connected") == 1, "following")
+    before = len(rig.posts())
+
+    # Valid numbers, alternately far ahead and far behind, every 50 ms.
+    flow_server.attack_high = 2**40
+    flow_server.attack = "alternating_ids"
+    flow_server.end_streams()
+    await eventually(lambda: flow_server.attacked >= 40, "two seconds of alternating numbers")
+    flow_server.behave()
+    await rig.settle()
+
+    def counted(name: str, **labels: str) -> float:
+        return sum(
+            rig.metrics.value(name, {"source": source, **labels}) for source in ("post", "stream")
+        )
+
+    assert counted("flux_adapter_flow_loss_suspicions_total", verdict="not_confirmed") >= 1
+    assert counted("flux_adapter_flow_restarts_total") == 0
+    # At most one refresh of the ring (the number far ahead ages every key), never a re-send
+    # per lower number.
+    assert len(rig.posts()) - before <= 2
+    assert rig.converged()

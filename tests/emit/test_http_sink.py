@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flux_adapter.emit.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after, parse_seq
+from flux_adapter.emit.answers import ERROR_BODY_LIMIT, BadAnswerError
+from flux_adapter.emit.http_sink import HttpSink, HttpSinkConfigError, parse_retry_after
 from flux_adapter.emit.sink import Follows, Heard, RejectedError, TooLargeError, TransientError
 from flux_adapter.observe.redact import redact_url
 from mapper import Batch, FlowNode, batches
@@ -47,23 +49,6 @@ async def test_post_sends_the_exact_body_as_json(sink: HttpSink, flow_server: Fl
 async def test_post_answers_the_sequence_number_the_server_gave(sink: HttpSink) -> None:
     assert await sink.post(one_node()) == 1
     assert await sink.post(one_node()) == 2
-
-
-@pytest.mark.parametrize(
-    ("answer", "seq"),
-    [
-        (b'{"seq": 7}', 7),
-        (b'{"seq": 0}', 0),
-        (b"", None),
-        (b"ok", None),
-        (b'{"seq": "7"}', None),
-        (b'{"seq": true}', None),
-        (b'{"seq": -1}', None),
-        (b"[7]", None),
-    ],
-)
-def test_an_answer_without_a_usable_number_gives_none(answer: bytes, seq: int | None) -> None:
-    assert parse_seq(answer) == seq
 
 
 async def test_following_the_stream_gives_each_event_and_its_number(
@@ -161,15 +146,16 @@ async def test_a_closed_port_is_transient(sink: HttpSink, flow_server: FlowServe
 
 
 async def test_snapshot_of_an_empty_server_is_none(sink: HttpSink) -> None:
-    assert await sink.snapshot() is None
+    assert await sink.snapshot("eu") is None
 
 
 async def test_snapshot_returns_the_servers_envelope(sink: HttpSink) -> None:
     await sink.post(one_node())
 
-    assert await sink.snapshot() == {
+    assert await sink.snapshot("eu") == {
         "type": "snapshot",
         "nodes": [{"id": "eu/a", "flowId": FLOW_ID, "label": "a", "status": "running"}],
+        "relationships": [],
     }
 
 
@@ -230,3 +216,72 @@ def test_retry_after_as_an_http_date() -> None:
 )
 def test_credentials_are_masked_in_urls(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+async def test_an_error_answer_is_kept_to_a_few_kib_and_the_rest_is_never_read(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    flow_server.attack = "huge_error"
+    flow_server.attack_bytes = 200 << 20
+
+    with pytest.raises(TransientError) as raised:
+        await sink.post(one_node())
+    assert raised.value.status == 500
+    assert len(raised.value.detail) <= ERROR_BODY_LIMIT
+    await asyncio.sleep(0.2)
+    assert flow_server.attack_written < 50 << 20
+
+
+async def test_a_post_answer_with_a_number_past_2_63_is_a_bad_answer(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    flow_server.attack = "huge_seq"
+
+    with pytest.raises(BadAnswerError) as raised:
+        await sink.post(one_node())
+    assert raised.value.kind == "seq"
+
+
+async def test_a_snapshot_past_its_limit_is_a_bad_answer_and_the_rest_is_never_read(
+    flow_server: FlowServer,
+) -> None:
+    sink = HttpSink(flow_server.url, FLOW_ID, snapshot_limit=1 << 20)
+    flow_server.attack = "huge_snapshot"
+    flow_server.attack_bytes = 200 << 20
+    try:
+        with pytest.raises(BadAnswerError) as raised:
+            await sink.snapshot("eu")
+    finally:
+        await sink.close()
+    assert raised.value.kind == "too_large"
+    await asyncio.sleep(0.2)
+    assert flow_server.attack_written < 50 << 20
+
+
+async def test_a_snapshot_keeps_only_the_regions_share(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    other = FlowNode(id="us/b", flow_id=FLOW_ID, label="b", status="running")
+    await sink.post(one_node())
+    await sink.post(next(batches("upsert-nodes", [other])))
+
+    snapshot = await sink.snapshot("eu")
+
+    assert snapshot is not None
+    assert snapshot["nodes"] == [
+        {"id": "eu/a", "flowId": FLOW_ID, "label": "a", "status": "running"}
+    ]
+
+
+async def test_a_stream_id_that_is_not_an_ascii_number_ends_the_stream_as_a_bad_answer(
+    sink: HttpSink, flow_server: FlowServer
+) -> None:
+    flow_server.attack = "superscript_id"
+    stream = sink.follow()
+    try:
+        with pytest.raises(BadAnswerError) as raised:
+            await anext(stream)
+    finally:
+        await stream.aclose()
+        flow_server.behave()
+    assert raised.value.operation == "stream"

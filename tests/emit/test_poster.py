@@ -6,7 +6,9 @@ import asyncio
 import math
 
 import pytest
+from structlog.testing import capture_logs
 
+from flux_adapter.emit.answers import BadAnswerError
 from flux_adapter.emit.poster import (
     MIN_REQUEST_SECONDS,
     Acknowledged,
@@ -48,7 +50,7 @@ class ScriptedSink:
         assert answer is None or isinstance(answer, int)
         return answer
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, region: str) -> Snapshot | None:
         answer = await self._answer()
         assert answer is None or isinstance(answer, dict)
         return answer
@@ -143,8 +145,8 @@ async def test_a_snapshot_is_read_under_the_same_limits() -> None:
     clock = FakeClock()
     made, _ = poster(ScriptedSink({"type": "snapshot"}, ScriptedSink.hang), clock, timeout=2.0)
 
-    assert await made.snapshot() == {"type": "snapshot"}
-    read = asyncio.create_task(made.snapshot())
+    assert await made.snapshot("eu") == {"type": "snapshot"}
+    read = asyncio.create_task(made.snapshot("eu"))
     await clock.advance(2.0)
     with pytest.raises(TransientError, match="no answer within 2 s"):
         await read
@@ -155,5 +157,36 @@ async def test_a_snapshot_is_not_asked_for_when_fenced() -> None:
     made, _ = poster(sink, FakeClock(), left=0.0)
 
     with pytest.raises(FencedError):
-        await made.snapshot()
+        await made.snapshot("eu")
     assert sink.asked == 0
+
+
+def bad_seq() -> BadAnswerError:
+    return BadAnswerError("post", "seq", "an integer of 400 digits is outside [0, 2^63)")
+
+
+async def test_a_bad_answer_is_raised_as_transient_and_counted_each_time() -> None:
+    made, metrics = poster(ScriptedSink(bad_seq(), bad_seq()), FakeClock())
+
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            await made.post(BATCH)
+
+    labels = {"operation": "post", "kind": "seq"}
+    assert metrics.value("flux_adapter_bad_answers_total", labels) == 2
+    assert counted(metrics, "failed") == 2
+
+
+async def test_a_bad_answer_is_a_warning_once_per_kind_and_debug_after() -> None:
+    deep = BadAnswerError("snapshot", "too_deep", "nested deeper than 64")
+    made, _ = poster(ScriptedSink(bad_seq(), bad_seq(), deep), FakeClock())
+
+    with capture_logs() as logs:
+        for _ in range(2):
+            with pytest.raises(TransientError):
+                await made.post(BATCH)
+        with pytest.raises(TransientError):
+            await made.snapshot("eu")
+
+    levels = [(e["log_level"], e["kind"]) for e in logs if e["event"] == "flow_server_bad_answer"]
+    assert levels == [("warning", "seq"), ("debug", "seq"), ("warning", "too_deep")]

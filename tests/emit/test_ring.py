@@ -42,7 +42,7 @@ def test_an_unknown_key_counts_as_the_oldest_envelope_still_held() -> None:
     assert oldest_possible(100, 4096) == 1
 
 
-def test_numbers_rise_and_a_lower_one_is_a_lost_flow() -> None:
+def test_numbers_rise_and_a_lower_one_is_told_apart_without_being_taken() -> None:
     numbers = FlowNumbers()
     assert not numbers.heard(5, at_least=1, now=0.0)
     assert not numbers.heard(9, at_least=6, now=1.0)
@@ -50,10 +50,19 @@ def test_numbers_rise_and_a_lower_one_is_a_lost_flow() -> None:
     # A stream opened when 9 was the newest can say 9 again, not less.
     assert not numbers.heard(9, at_least=9, now=2.0)
     epoch = numbers.epoch
-    # A POST sent after 9 was seen answers 3: the count started again.
+    # A POST sent after 9 was seen answers 3: the count may have started again.
     assert numbers.heard(3, at_least=10, now=3.0)
-    assert numbers.latest == 3
-    assert numbers.epoch == epoch + 1
+    assert (numbers.latest, numbers.epoch) == (9, epoch)
+
+
+def test_a_restart_believed_starts_a_new_count_at_its_number() -> None:
+    numbers = FlowNumbers()
+    numbers.heard(9, at_least=0, now=0.0)
+    epoch = numbers.epoch
+
+    numbers.restart(3, now=1.0)
+
+    assert (numbers.latest, numbers.epoch) == (3, epoch + 1)
 
 
 def test_a_late_stream_event_below_a_post_answer_is_not_a_loss() -> None:

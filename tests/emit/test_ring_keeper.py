@@ -89,11 +89,21 @@ def test_a_due_refresh_that_could_not_go_waits_until_the_time_given() -> None:
     assert keeper.refresh_at(NOW, FOLLOWING) == NOW + 0.2
 
 
-def test_a_number_below_the_lowest_possible_is_a_lost_flow() -> None:
+def test_a_number_below_the_lowest_possible_is_told_apart_but_not_yet_believed() -> None:
     keeper = keeper_with("eu/a", seq=40)
     mark = keeper.mark()
 
     assert keeper.heard(3, 41, NOW)
+    assert not keeper.lost_since(mark)
+    assert keeper.latest == mark.latest
+
+
+def test_a_loss_once_believed_starts_the_new_count() -> None:
+    keeper = keeper_with("eu/a", seq=40)
+    mark = keeper.mark()
+
+    keeper.lost(3, NOW)
+
     assert keeper.lost_since(mark)
     assert keeper.latest == 3
 
@@ -111,7 +121,7 @@ def test_after_a_lost_flow_no_key_is_kept_ahead() -> None:
     keeper = keeper_with("eu/a")
     keeper.heard(12, 0, NOW)
 
-    keeper.lost()
+    keeper.lost(1, NOW)
 
     assert keeper.refresh_at(NOW, FOLLOWING) == math.inf
 

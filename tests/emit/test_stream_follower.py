@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
+from flux_adapter.emit.answers import BadAnswerError
 from flux_adapter.emit.ring_keeper import Mark
 from flux_adapter.emit.sink import Heard, TransientError
 from flux_adapter.emit.stream_follower import STREAM_SILENCE, StreamFollower
@@ -57,7 +58,7 @@ class Rig:
     changes: list[bool]
 
 
-def rig(*scripts: list[Heard | Exception], mark: Mark = NOTHING_YET) -> Rig:
+def rig(*scripts: list[Heard | Exception], mark: Mark = NOTHING_YET, cap: float = 1.0) -> Rig:
     clock = FakeClock()
     stream = Stream(list(scripts))
     metrics = Metrics()
@@ -72,7 +73,7 @@ def rig(*scripts: list[Heard | Exception], mark: Mark = NOTHING_YET) -> Rig:
         heard=lambda seq, at_least: heard.append((seq, at_least)),
         changed=changes.append,
         open_timeout=2.0,
-        backoff=ReconnectBackoff(initial=1.0, cap=1.0, clock=clock, rng=random.Random(1)),
+        backoff=ReconnectBackoff(initial=1.0, cap=cap, clock=clock, rng=random.Random(1)),
         metrics=metrics,
         sleep=clock.sleep,
     )
@@ -179,3 +180,23 @@ async def test_each_start_and_end_of_following_is_told_once() -> None:
     assert r.changes == [True, False, True]
     await r.follower.stop()
     assert r.changes == [True, False, True, False]
+
+
+async def test_a_stream_that_keeps_sending_bad_ids_is_reopened_ever_less_often() -> None:
+    bad_id = BadAnswerError("stream", "seq", "id '\u00b2' is not a decimal number")
+    script: list[Heard | Exception] = [Heard("snapshot", 1), bad_id]
+    r = rig(*[list(script) for _ in range(30)], cap=30.0)
+    r.follower.start()
+    await r.clock.settle()
+
+    for _ in range(20):
+        await r.clock.advance(1.0)
+
+    # Waits of 0.5-1, 1-2, 2-4, 4-8 and 8-16 s: five openings at most in 20 s,
+    # where a backoff reset by each opening event would allow twenty.
+    assert r.stream.opened <= 5
+    assert (
+        r.metrics.value("flux_adapter_bad_answers_total", {"operation": "stream", "kind": "seq"})
+        == r.stream.opened
+    )
+    await r.follower.stop()

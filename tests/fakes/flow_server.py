@@ -24,6 +24,12 @@ behind a proxy whose body limit is below the server's own (`limit_bodies`:
 Stream connections are recorded apart from other requests (`streams`), and
 injected faults do not touch them; `end_streams()` ends them, and
 `stream_enabled = False` answers 404 as a proxy without SSE would.
+
+`attack` turns it hostile, one way at a time (`ATTACKS`, issue 25's table):
+answers a client must not believe, bodies it must not read whole, and a
+403 that echoes the bearer token. `behave()` ends the attack and every
+stream opened under it (over HTTP: `/_fake/attack` with `{"attack": null}`).
+
 Run it as a process with `python -m tests.fakes.flow_server --port P`; the
 same controls are then reachable over HTTP under `/_fake/`.
 """
@@ -32,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
 import signal
 import sys
@@ -41,6 +49,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -57,6 +66,32 @@ LIST_FIELD = {
 }
 
 Json = dict[str, Any]
+
+ATTACKS = (
+    "huge_seq",
+    "superscript_id",
+    "deep_nesting",
+    "huge_snapshot",
+    "huge_error",
+    "alternating_ids",
+    "echo_token",
+)
+"""The ways `FlowServer.attack` misbehaves:
+
+- `huge_seq`: a POST is applied, and answered `{"seq": <a 400-digit integer>}`;
+- `superscript_id`: a stream's events carry `id: ²`;
+- `deep_nesting`: POSTs are applied and answered with 200,000 nested
+  arrays; the snapshot nests as deep inside its `nodes`;
+- `huge_snapshot`: the snapshot is `attack_bytes` long (other regions' nodes);
+- `huge_error`: every flow request is answered 500 with `attack_bytes` of body;
+- `alternating_ids`: a stream numbers an event every `attack_period` seconds,
+  alternately 2^64 and small numbers (`attack_high` sets the large one);
+- `echo_token`: every flow request is answered 403 with a body echoing the
+  bearer token bare, after `Bearer`, URL-encoded and base64.
+"""
+
+HUGE_SEQ = "9" * 400
+DEEP = 200_000
 
 
 @dataclass(frozen=True)
@@ -238,6 +273,15 @@ class FlowServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._reopen: asyncio.Task[None] | None = None
+        self._stream_generation = 0
+        self.attack: str | None = None
+        self.attack_bytes = 200 << 20
+        self.attack_period = 0.05
+        self.attack_high = 2**64
+        self.attacked = 0
+        """Requests answered by an attack so far."""
+        self.attack_written = 0
+        """Bytes of large attacking bodies written so far (the client stops reading them)."""
 
     @property
     def url(self) -> str:
@@ -258,6 +302,7 @@ class FlowServer:
         app.router.add_post("/_fake/refuse", self._admin_refuse)
         app.router.add_post("/_fake/limit", self._admin_limit)
         app.router.add_post("/_fake/end-streams", self._admin_end_streams)
+        app.router.add_post("/_fake/attack", self._admin_attack)
         app.router.add_get("/_fake/requests", self._admin_requests)
         return app
 
@@ -313,6 +358,7 @@ class FlowServer:
 
     def end_streams(self) -> None:
         """End every open stream, as a dropped connection would."""
+        self._stream_generation += 1
         for readers in self._readers.values():
             for reader in readers:
                 reader.end()
@@ -357,6 +403,11 @@ class FlowServer:
     def limit_bodies(self, limit: int | None) -> None:
         """Put a proxy in front that answers 413 to bodies over `limit` bytes; `None` lifts it."""
         self.proxy_limit = limit
+
+    def behave(self) -> None:
+        """End the attack, and the streams opened under it."""
+        self.attack = None
+        self.end_streams()
 
     def heal(self) -> None:
         """Drop every injected fault and release hung requests."""
@@ -424,15 +475,100 @@ class FlowServer:
             )
         )
 
-    async def _post_events(self, request: web.Request) -> web.Response:
+    async def _post_events(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         body = await request.read()
+        refused = await self._hostile_refusal(request)
         response = (
-            self._proxy_refusal(body)
+            refused
+            or self._proxy_refusal(body)
             or await self._faulty(request)
             or self._ingest(request.match_info["flow_id"], body)
         )
+        if refused is None and response.status == 200:
+            response = self._hostile_post_answer(response)
         self._record(request, body, response.status, arrived)
+        return response
+
+    # Attacks (`ATTACKS`).
+
+    async def _hostile_refusal(self, request: web.Request) -> web.StreamResponse | None:
+        """The answer to any flow request under `huge_error` or `echo_token`, else `None`."""
+        if self.attack == "huge_error":
+            self.attacked += 1
+            return await self._large(request, 500, b"", b"x" * 65536, b"")
+        if self.attack == "echo_token":
+            self.attacked += 1
+            header = request.headers.get("Authorization", "")
+            token = header.partition(" ")[2]
+            encoded = base64.b64encode(token.encode()).decode()
+            text = (
+                f"forbidden: {header} refused; token {token}; "
+                f"as a query ?token={quote(token, safe='')}; base64 {encoded}"
+            )
+            return web.Response(status=403, text=text)
+        return None
+
+    def _hostile_post_answer(self, response: web.StreamResponse) -> web.StreamResponse:
+        if self.attack == "huge_seq":
+            self.attacked += 1
+            return web.json_response(text='{"seq": ' + HUGE_SEQ + "}")
+        if self.attack == "deep_nesting":
+            self.attacked += 1
+            return web.json_response(text="[" * DEEP + "]" * DEEP)
+        return response
+
+    async def _hostile_snapshot(self, request: web.Request) -> web.StreamResponse | None:
+        if self.attack == "deep_nesting":
+            self.attacked += 1
+            nested = "[" * DEEP + "]" * DEEP
+            return web.json_response(text='{"type": "snapshot", "nodes": [' + nested + "]}")
+        if self.attack == "huge_snapshot":
+            self.attacked += 1
+            node = b'{"id":"other/n","flowId":"f","label":"n","status":"running"},'
+            filler = node * (65536 // len(node))
+            head, tail = b'{"type":"snapshot","nodes":[', b'{"id":"other/last"}]}'
+            return await self._large(request, 200, head, filler, tail)
+        return None
+
+    async def _large(
+        self, request: web.Request, status: int, head: bytes, filler: bytes, tail: bytes
+    ) -> web.StreamResponse:
+        """A body of about `attack_bytes`, written as the client reads it, never held whole."""
+        response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        written = 0
+        with contextlib.suppress(ConnectionError):
+            await response.write(head)
+            written += len(head)
+            while written + len(filler) + len(tail) <= self.attack_bytes:
+                await response.write(filler)
+                written += len(filler)
+                self.attack_written += len(filler)
+            await response.write(tail)
+            await response.write_eof()
+        return response
+
+    async def _hostile_stream(self, request: web.Request) -> web.StreamResponse:
+        """A stream under `superscript_id` or `alternating_ids`, until the attack ends."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        attack, generation = self.attack, self._stream_generation
+        small = itertools.cycle((3, 1, 4, 1, 5, 9, 2, 6))
+        with contextlib.suppress(ConnectionError):
+            if attack == "superscript_id":
+                self.attacked += 1
+                await response.write("event: snapshot\nid: \u00b2\ndata: {}\n\n".encode())
+            for turn in itertools.count():
+                if self.attack != attack or self._stream_generation != generation:
+                    break
+                if attack == "alternating_ids":
+                    seq = self.attack_high if turn % 2 == 0 else next(small)
+                    self.attacked += 1
+                    await response.write(sse("upsert-nodes", seq, {}))
+                await asyncio.sleep(self.attack_period)
         return response
 
     def _proxy_refusal(self, body: bytes) -> web.Response | None:
@@ -459,8 +595,12 @@ class FlowServer:
             reader.push(event)
         return web.json_response({"seq": seq})
 
-    async def _get_snapshot(self, request: web.Request) -> web.Response:
+    async def _get_snapshot(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
+        hostile = await self._hostile_refusal(request) or await self._hostile_snapshot(request)
+        if hostile is not None:
+            self._record(request, b"", hostile.status, arrived)
+            return hostile
         response = await self._faulty(request)
         if response is None:
             snapshot = self.snapshot(request.match_info["flow_id"])
@@ -484,6 +624,13 @@ class FlowServer:
         if not self.stream_enabled:
             self._record(request, b"", 404, arrived, into=self.streams)
             return web.Response(status=404, text="no stream here")
+        refused = await self._hostile_refusal(request)
+        if refused is not None:
+            self._record(request, b"", refused.status, arrived, into=self.streams)
+            return refused
+        if self.attack in ("superscript_id", "alternating_ids"):
+            self._record(request, b"", 200, arrived, into=self.streams)
+            return await self._hostile_stream(request)
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -566,6 +713,20 @@ class FlowServer:
     async def _admin_limit(self, request: web.Request) -> web.Response:
         limit = (await request.json()).get("bytes")
         self.limit_bodies(None if limit is None else int(limit))
+        return web.Response(text="ok")
+
+    async def _admin_attack(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        attack = spec.get("attack")
+        if attack is not None and attack not in ATTACKS:
+            return web.Response(status=400, text=f"unknown attack {attack!r}")
+        if "bytes" in spec:
+            self.attack_bytes = int(spec["bytes"])
+        if attack is None:
+            self.behave()
+        else:
+            self.attack = attack
+            self.end_streams()
         return web.Response(text="ok")
 
     async def _admin_end_streams(self, request: web.Request) -> web.Response:

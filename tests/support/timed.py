@@ -36,10 +36,10 @@ class CountedSink:
         finally:
             self.under_way -= 1
 
-    async def snapshot(self) -> Snapshot | None:
+    async def snapshot(self, region: str) -> Snapshot | None:
         self.under_way += 1
         try:
-            return await self.inner.snapshot()
+            return await self.inner.snapshot(region)
         finally:
             self.under_way -= 1
 
