@@ -255,6 +255,9 @@ class Ring(Generic[K]):
         self.ages: Ages[K] = Ages()
         self._last_refresh: int | None = None
         self._probed: int | None = None
+        self.verified = False
+        """A probe found a key `probe_age` old still held: the server's ring is as large as that.
+        No more probes until the ring shrinks or the flow is lost."""
 
     def shrink(self, capacity: int) -> None:
         """The server keeps fewer envelopes than configured: refresh by `capacity` from now on.
@@ -266,16 +269,17 @@ class Ring(Generic[K]):
         self.capacity = capacity
         self.margin = margin(capacity)
         self.horizon = horizon(capacity)
+        self.verified = False
 
     def probe_at(self, now: float, following: bool) -> float:
         """When (s, monotonic) the oldest key reaches `probe_age`: a snapshot check is then due.
 
         Once per oldest key: after a probe, the next waits for a refresh (or
-        a change) to give the ring another oldest key. Infinity when nothing
-        is tracked or nothing says when.
+        a change) to give the ring another oldest key; none once the ring is
+        `verified`. Infinity when nothing is tracked or nothing says when.
         """
         oldest = self.ages.oldest()
-        if oldest is None or oldest == self._probed:
+        if self.verified or oldest is None or oldest == self._probed:
             return math.inf
         return self.numbers.when(oldest + probe_age(self.capacity), now, following)
 
@@ -301,9 +305,10 @@ class Ring(Generic[K]):
         self.ages.set(keys, oldest_possible(mark, self.capacity))
 
     def lost(self) -> None:
-        """The server lost the flow: nothing of ours is held any more."""
+        """The server lost the flow: nothing of ours is held any more (nor is its ring known)."""
         self.ages.clear()
         self._last_refresh = None
+        self.verified = False
 
     def forget(self) -> None:
         """Trust nothing known so far (a takeover): neither the count nor any key's number."""

@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 
 from flux_adapter.emit.rejections import Key, Value
-from flux_adapter.emit.ring import MIN_CAPACITY, Ring, learned_capacity
+from flux_adapter.emit.ring import MIN_CAPACITY, Ring, learned_capacity, probe_age
 from flux_adapter.observe.metrics import Metrics
 from mapper import GraphState, Resend
 
@@ -180,6 +180,8 @@ class RingKeeper:
                 continue
             (held if _holds(view, key) else missing).append(seq)
         latest = self._ring.numbers.latest
+        if held and not missing and latest - min(held) >= probe_age(self._ring.capacity):
+            self._ring.verified = True
         bound = learned_capacity(latest, missing, held)
         if bound is None or bound >= self._ring.capacity or bound < MIN_CAPACITY:
             return
