@@ -126,12 +126,12 @@ class RegionsRun:
     def per_hour(self, value: float) -> float:
         return value * HOUR / self.seconds if self.seconds else math.nan
 
-    def mean(self, value: Any) -> float:
+    def mean(self, value: Callable[[AdapterFigures], float]) -> float:
         """The mean over the adapters of `value(adapter)`."""
-        values = [float(value(a)) for a in self.adapters]
+        values = [value(a) for a in self.adapters]
         return sum(values) / len(values) if values else math.nan
 
-    def hourly(self, value: Any) -> float:
+    def hourly(self, value: Callable[[AdapterFigures], float]) -> float:
         """The mean per adapter of `value(adapter)`, per hour of the window."""
         return self.per_hour(self.mean(value))
 
