@@ -1,5 +1,8 @@
 """`python -m bench <scenario> [--quick]`: measure the adapter against the per-event baseline.
 
+`regions` (issue 24) is measured apart: N adapters into one flow, for
+N in `--regions` (2,5,10,20), each run `--seconds` (180) long.
+
 Starts a real etcd and kube-apiserver, the recording flow server, and for
 each workload the real adapter process and then the baseline, prints the
 tables as each scenario finishes and writes everything to
@@ -24,6 +27,13 @@ from bench.runner import RESULTS, SCENARIOS, run
 from bench.scenarios import QUICK, Settings
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    counts = tuple(int(part) for part in text.split(",") if part.strip())
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"want numbers of regions like 2,5,10,20; got {text!r}")
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None
@@ -37,8 +47,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=None, help="writes per second in churn and no-op churn"
     )
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="regions: each run's measured window (s)"
+    )
+    parser.add_argument(
+        "--regions",
+        type=_counts,
+        default=None,
+        metavar="N,N,...",
+        help="regions: the numbers of regions to run (default 2,5,10,20; --quick 2)",
+    )
+    parser.add_argument(
+        "--releases", type=int, default=None, help="regions: releases per region (default 200)"
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
+    regions = settings.regions
+    if args.seconds is not None:
+        regions = dataclasses.replace(regions, seconds=args.seconds)
+    if args.regions is not None:
+        regions = dataclasses.replace(regions, counts=args.regions)
+    if args.releases is not None:
+        regions = dataclasses.replace(regions, releases=args.releases)
+    settings = dataclasses.replace(settings, regions=regions)
     if args.emit_interval is not None:
         settings = dataclasses.replace(settings, emit_interval=args.emit_interval)
     if args.rate is not None:

@@ -77,9 +77,9 @@ class Bench:
     def kube(self) -> Kube:
         return Kube(self.cluster.url, self.cluster.admin_token, self.cluster.ca_file)
 
-    async def populated(self, releases: int) -> str:
-        """A namespace holding `releases` releases, each with a Ready status; made once."""
-        namespace = f"bench-{releases}"
+    async def populated(self, releases: int, namespace: str | None = None) -> str:
+        """A namespace (default `bench-<releases>`) of `releases` Ready releases; made once."""
+        namespace = namespace or f"bench-{releases}"
         if namespace in self._populated:
             return namespace
         async with self.kube() as kube:

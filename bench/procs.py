@@ -112,14 +112,20 @@ class Adapter(Child):
         logs: Path,
         flow_server: str | None = None,
         settings: dict[str, str] | None = None,
+        region: str = REGION,
+        name: str | None = None,
     ) -> None:
-        """`flow_server`: another stand-in than the recorder; `settings`: more variables."""
+        """`flow_server`: another stand-in than the recorder; `settings`: more variables.
+
+        `name` names its log files (default `adapter-<flow_id>`), for several
+        adapters posting into one flow.
+        """
         (port,) = free_ports(1)
         self.health = f"http://127.0.0.1:{port}"
         env = _env(
             FLOW_SERVER_URL=flow_server or bench.recorder_url,
             FLOW_ID=flow_id,
-            REGION_KEY=REGION,
+            REGION_KEY=region,
             NAMESPACE_FILTER=namespace,
             EMIT_INTERVAL=str(emit_interval),
             HEALTH_LISTEN_ADDR=f"127.0.0.1:{port}",
@@ -129,7 +135,7 @@ class Adapter(Child):
             **(settings or {}),
         )
         args = ["-m", "flux_adapter", "--kubeconfig", str(bench.kubeconfig)]
-        super().__init__(f"adapter-{flow_id}", args, env, logs)
+        super().__init__(name or f"adapter-{flow_id}", args, env, logs)
 
     def metrics(self) -> dict[str, float]:
         """Every sample of /metrics, keyed `name{label=value,...}` with labels sorted."""

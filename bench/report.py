@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import flux_adapter
+from bench.regions import RegionsLoad, RegionsRun
 from bench.ring import LABELS, RingRun
 from bench.scenarios import POSTERS, ChurnRun, MemoryRun, NoopRun, Settings, SyncRun
 from localcluster import KubeClient, LocalCluster
@@ -27,8 +28,15 @@ from localcluster.peers import ensure_peer
 RSS_LIMIT_MB = 120.0
 SYNC_POSTS = 20
 SYNC_SECONDS = 3.0
+MB = 1e6
 RING_ENVELOPES = 1.5
 """The new behaviour may send at most this many times the previous one's envelopes."""
+REGIONS_DOWNLOAD_MB = 15.0
+"""Issue 24: at the largest N, each adapter downloads at most this much an hour (MB)."""
+REGIONS_RSS_MB = 3.0
+"""Issue 24: peak RSS at the largest N within this of the smallest N's (MB)."""
+REGIONS_FACTOR = 1.5
+"""Issue 24: per-adapter figures at the largest N within this factor of the smallest N's."""
 
 
 @dataclass
@@ -38,6 +46,7 @@ class Results:
     noop: list[NoopRun] = dataclasses.field(default_factory=list)
     memory: list[MemoryRun] = dataclasses.field(default_factory=list)
     ring: list[RingRun] = dataclasses.field(default_factory=list)
+    regions: list[RegionsRun] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ def checks(results: Results, settings: Settings, quick: bool) -> list[Check]:
         found.append(_check("no-op churn: POSTs", "0", posts, "d", posts == 0))
     if results.ring:
         found += ring_checks(results.ring)
+    if results.regions:
+        found += regions_checks(results.regions, quick)
     if results.memory and not quick:
         size = max(settings.memory_sizes)
         rss = _first(results.memory, "adapter", size).rss_mb
@@ -301,6 +312,211 @@ def ring_table(runs: Sequence[RingRun]) -> str:
     return table(["behaviour", *(c.header for c in RING_COLUMNS)], rows) + load
 
 
+def _hourly_download(run: RegionsRun) -> float:
+    """MB an adapter downloads from the flow server per hour, snapshots and stream (mean)."""
+    return run.hourly(lambda a: a.snapshot_bytes + a.stream_bytes) / MB
+
+
+def regions_checks(runs: Sequence[RegionsRun], quick: bool) -> list[Check]:
+    """Counts in quick mode (nothing missing, every write carried); issue 24's targets otherwise."""
+    missing = sum(a.node_seconds + a.edge_seconds for run in runs for a in run.adapters)
+    never = sum(a.never_carried for run in runs for a in run.adapters)
+    silent = sum(1 for run in runs for a in run.adapters if a.envelopes == 0)
+    found = [
+        _check(
+            "regions: node- and edge-seconds missing, every N", "0", missing, ".1f", not missing
+        ),
+        _check("regions: status writes never carried", "0", never, "d", never == 0),
+        _check("regions: adapters that posted nothing in the window", "0", silent, "d", not silent),
+    ]
+    if quick or len(runs) < 2:
+        return found
+    low, high = min(runs, key=lambda r: r.regions), max(runs, key=lambda r: r.regions)
+    at = f"N = {high.regions}"
+    download = _hourly_download(high)
+    found.append(
+        _check(
+            f"regions: MB an adapter downloads per hour, {at}",
+            f"<= {REGIONS_DOWNLOAD_MB:g}",
+            download,
+            ".1f",
+            download <= REGIONS_DOWNLOAD_MB,
+        )
+    )
+    grown = high.mean(lambda a: a.peak_rss_mb) - low.mean(lambda a: a.peak_rss_mb)
+    found.append(
+        _check(
+            f"regions: peak RSS MB, {at} minus N = {low.regions}",
+            f"<= {REGIONS_RSS_MB:g}",
+            grown,
+            ".1f",
+            grown <= REGIONS_RSS_MB,
+        )
+    )
+    for name, value in (
+        ("snapshot GETs", lambda a: a.snapshot_gets),
+        ("snapshot bytes", lambda a: a.snapshot_bytes),
+        ("envelopes", lambda a: a.envelopes),
+        ("CPU s", lambda a: a.cpu_s),
+    ):
+        theirs, ours = high.hourly(value), low.hourly(value)
+        ratio = theirs / ours if ours else (1.0 if not theirs else math.inf)
+        found.append(
+            _check(
+                f"regions: {name} per adapter per hour, {at} / N = {low.regions}",
+                f"<= {REGIONS_FACTOR:g}",
+                ratio,
+                ".2f",
+                ratio <= REGIONS_FACTOR,
+            )
+        )
+    return found
+
+
+REGIONS_COLUMNS = (
+    Column(
+        "snapshot GETs per adapter per hour", lambda r: r.hourly(lambda a: a.snapshot_gets), ".0f"
+    ),
+    Column(
+        "snapshot MB per adapter per hour",
+        lambda r: r.hourly(lambda a: a.snapshot_bytes) / MB,
+        ",.1f",
+    ),
+    Column(
+        "stream MB per adapter per hour", lambda r: r.hourly(lambda a: a.stream_bytes) / MB, ",.1f"
+    ),
+    Column(
+        "adapter peak RSS MB (highest)", lambda r: max(a.peak_rss_mb for a in r.adapters), ".1f"
+    ),
+    Column(
+        "all adapters' snapshot MB per hour",
+        lambda r: r.per_hour(sum(a.snapshot_bytes for a in r.adapters)) / MB,
+        ",.0f",
+    ),
+    Column("node-seconds missing", lambda r: sum(a.node_seconds for a in r.adapters), ",.1f"),
+    Column("envelopes per adapter per hour", lambda r: r.hourly(lambda a: a.envelopes), ",.0f"),
+    Column("CPU s per adapter per hour", lambda r: r.hourly(lambda a: a.cpu_s), ",.1f"),
+)
+
+
+def regions_table(runs: Sequence[RegionsRun]) -> str:
+    """Issue 24's table: one row per N, per-adapter figures as means over its adapters."""
+    rows = [
+        [str(run.regions), *(format(c.value(run), c.fmt) for c in REGIONS_COLUMNS)] for run in runs
+    ]
+    return table(["regions N", *(c.header for c in REGIONS_COLUMNS)], rows)
+
+
+def regions_keeping_up_table(runs: Sequence[RegionsRun]) -> str:
+    """Whether the machine kept up: delivery times, lost stream events, how busy the cores were."""
+    rows = [
+        [
+            str(run.regions),
+            f"{run.sync_s:.0f}",
+            *run.from_write_ms.row(),
+            f"{sum(a.never_carried for a in run.adapters):d}",
+            f"{sum(a.stream_dropped for a in run.adapters):,}",
+            f"{sum(a.streams for a in run.adapters):d}",
+            f"{sum(a.edge_seconds for a in run.adapters):,.1f}",
+            f"{run.machine_busy * 100:.0f}",
+            f"{sum(a.cpu_s for a in run.adapters) / run.seconds * 100:.1f}",
+            f"{run.per_hour(run.stand_in_cpu_s):,.0f}",
+            f"{run.load[0]:.1f} → {run.load[1]:.1f}",
+            f"{run.flow_sequence:,}",
+            f"{run.snapshot_size / 1e3:,.0f}",
+        ]
+        for run in runs
+    ]
+    headers = [
+        "regions N",
+        "sync s",
+        "write→POST p50 ms",
+        "p95",
+        "p99",
+        "max",
+        "never carried",
+        "stream events lost",
+        "streams opened",
+        "edge-seconds missing",
+        "machine busy %",
+        "adapters' CPU, % of a core",
+        "stand-in CPU s per hour",
+        "load avg",
+        "flow sequence",
+        "snapshot KB",
+    ]
+    return table(headers, rows)
+
+
+def regions_projection(
+    runs: Sequence[RegionsRun], load: RegionsLoad
+) -> tuple[dict[str, float], str]:
+    """Issue 24's projection from the largest N's figures: the values, and the arithmetic as text.
+
+    Snapshot bytes scale with regions x releases; snapshot GETs per adapter
+    per hour are the measured rate; the stream carries every region's
+    changes, so its bytes per region scale with the number of regions. Ring
+    refreshes (each region re-sends its graph every 3/4 of the ring's turns)
+    are computed, not measured: no run here turns the ring of 4,096 over.
+    """
+    run = max(runs, key=lambda r: r.regions)
+    regions, releases = load.project_regions, load.project_releases
+    per_release = run.snapshot_size / (run.regions * run.releases)
+    size = per_release * regions * releases
+    gets = run.hourly(lambda a: a.snapshot_gets)
+    snapshots = gets * size
+    stream_region = run.hourly(lambda a: a.stream_bytes) / run.regions
+    stream = stream_region * regions
+    envelopes_region = run.hourly(lambda a: a.envelopes)
+    turnover = regions * envelopes_region / (0.75 * load.capacity)
+    refresh = turnover * size
+    download = snapshots + stream
+    egress = regions * download
+    values = {
+        "regions": float(regions),
+        "releases": float(releases),
+        "from_n": float(run.regions),
+        "snapshot_bytes_per_release": per_release,
+        "snapshot_mb": size / MB,
+        "snapshot_gets_per_adapter_per_hour": gets,
+        "snapshot_mb_per_adapter_per_hour": snapshots / MB,
+        "stream_mb_per_adapter_per_hour": stream / MB,
+        "download_mb_per_adapter_per_hour": download / MB,
+        "egress_gb_per_hour": egress / 1e9,
+        "ring_refreshes_per_hour": turnover,
+        "refresh_stream_mb_per_adapter_per_hour": refresh / MB,
+    }
+    n, r = run.regions, run.releases
+    text = "\n".join(
+        [
+            f"projection to {regions} regions of {releases} releases, from N = {n}:",
+            f"- snapshot: {run.snapshot_size:,} B for {n} x {r} releases = "
+            f"{per_release:,.0f} B a release; x {regions} x {releases} = {size / MB:,.1f} MB",
+            f"- each adapter's snapshot download: {gets:.0f} GETs an hour x {size / MB:,.1f} MB"
+            f" = {snapshots / MB:,.0f} MB an hour",
+            f"- its stream: {run.hourly(lambda a: a.stream_bytes) / MB:,.2f} MB an hour at N = {n}"
+            f", ÷ {n} = {stream_region / MB:,.3f} MB per region; x {regions} = "
+            f"{stream / MB:,.1f} MB an hour",
+            f"- each adapter downloads {snapshots / MB:,.0f} + {stream / MB:,.1f} = "
+            f"{download / MB:,.0f} MB an hour; the server's egress: {regions} x "
+            f"{download / MB:,.0f} MB = {egress / 1e9:,.1f} GB an hour",
+            f"- not in these runs, computed: {regions} regions x {envelopes_region:,.0f} envelopes"
+            f" an hour turn the ring of {load.capacity:,} over, and each region re-sends its"
+            f" graph every 3/4 turn: {turnover:.1f} times an hour x {size / MB:,.1f} MB ="
+            f" {refresh / MB:,.0f} MB more an hour on every adapter's stream",
+        ]
+    )
+    return values, text
+
+
+def regions_json(run: RegionsRun) -> dict[str, Any]:
+    """A run's figures, with the table's per-hour values beside the raw counts."""
+    out = dataclasses.asdict(run)
+    out["per_hour"] = {c.header: c.value(run) for c in REGIONS_COLUMNS}
+    out["download_mb_per_adapter_per_hour"] = _hourly_download(run)
+    return out
+
+
 def checks_table(found: Sequence[Check]) -> str:
     rows = [[c.name, c.target, c.measured, "met" if c.met else "MISSED"] for c in found]
     return table(["target", "wanted", "measured", ""], rows)
@@ -370,5 +586,9 @@ def to_json(
         "noop_churn": [plain(run) for run in results.noop],
         "memory": [plain(run) for run in results.memory],
         "ring": [plain(run) for run in results.ring],
+        "regions": [regions_json(run) for run in results.regions],
+        "regions_projection": (
+            regions_projection(results.regions, settings.regions)[0] if results.regions else None
+        ),
         "checks": [dataclasses.asdict(check) for check in found],
     }

@@ -28,7 +28,7 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,18 +109,32 @@ class RingRun:
     stream_bytes: int
 
 
-class _StandIn:
-    """`bench.ring_server` as a child process."""
+class StandIn:
+    """`bench.ring_server` as a child process, watching `regions` (by default the bench's own)."""
 
-    def __init__(self, capacity: int, logs: Path, unnumbered: list[str]) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        logs: Path,
+        unnumbered: list[str],
+        regions: Sequence[str] = (REGION,),
+        name: str = "ring-server",
+    ) -> None:
         self.capacity = capacity
         self.logs = logs
         self.unnumbered = unnumbered
+        self.regions = list(regions)
+        self.name = name
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
     def start(self) -> None:
-        with (self.logs / "ring-server.err").open("wb") as errors:
+        with (self.logs / f"{self.name}.err").open("wb") as errors:
             self._proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -128,8 +142,7 @@ class _StandIn:
                     "bench.ring_server",
                     "--ring-size",
                     str(self.capacity),
-                    "--region",
-                    REGION,
+                    *(arg for region in self.regions for arg in ("--region", region)),
                     *(arg for flow in self.unnumbered for arg in ("--unnumbered", flow)),
                 ],
                 cwd=REPO_ROOT,
@@ -155,8 +168,15 @@ class _StandIn:
 
 
 @contextlib.asynccontextmanager
-async def _stand_in(capacity: int, logs: Path, unnumbered: list[str]) -> AsyncIterator[_StandIn]:
-    server = _StandIn(capacity, logs, unnumbered)
+async def stand_in(
+    capacity: int,
+    logs: Path,
+    unnumbered: list[str],
+    regions: Sequence[str] = (REGION,),
+    name: str = "ring-server",
+) -> AsyncIterator[StandIn]:
+    """The stand-in started, stopped on the way out."""
+    server = StandIn(capacity, logs, unnumbered, regions, name)
     await asyncio.to_thread(server.start)
     try:
         yield server
@@ -220,7 +240,7 @@ async def ring_runs(
     namespace = await bench.populated(load.releases)
     flows = {variant: f"ring-{variant}" for variant in VARIANTS}
     async with (
-        _stand_in(load.capacity, logs, [flows[variant] for variant in UNNUMBERED]) as server,
+        stand_in(load.capacity, logs, [flows[variant] for variant in UNNUMBERED]) as server,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
     ):
         adapters = [

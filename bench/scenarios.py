@@ -17,6 +17,7 @@ from typing import Literal
 from bench.cluster import Bench
 from bench.kube import Write
 from bench.procs import Adapter, Baseline, Child, Usage, usage
+from bench.regions import QUICK_REGIONS, RegionsLoad
 from bench.ring import QUICK_RING, RingLoad
 from bench.stats import (
     Spread,
@@ -48,6 +49,7 @@ class Settings:
     emit_interval: float = 0.2
     sync_deadline: float = 600.0
     ring: RingLoad = field(default_factory=RingLoad)
+    regions: RegionsLoad = field(default_factory=RegionsLoad)
 
 
 QUICK = Settings(
@@ -57,6 +59,7 @@ QUICK = Settings(
     memory_sizes=(2000,),
     sync_deadline=120.0,
     ring=QUICK_RING,
+    regions=QUICK_REGIONS,
 )
 
 
