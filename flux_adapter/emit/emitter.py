@@ -67,7 +67,7 @@ TRIM_AFTER_BYTES = 1 << 20
 """After a flush that sent this much (a full sync), freed buffers are handed back."""
 RING_CAPACITY = 4096
 """The flow server's default `FLOW_SERVER_RING_CAPACITY`, in envelopes."""
-TRUSTED_RESYNC_INTERVAL = 900.0
+TRUSTED_RESYNC_INTERVAL = 1800.0
 """Seconds between backstop snapshot checks while the flow's stream is followed.
 
 The numbers then tell every loss they can (a restart, a deleted flow, the
