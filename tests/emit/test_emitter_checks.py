@@ -46,6 +46,14 @@ async def following(rig: Rig, clock: FakeClock) -> None:
     )
 
 
+async def followed(make_rig: MakeRig, server: FlowServer) -> tuple[Rig, FakeClock, int]:
+    """A synced rig on a fake clock that follows the stream, and the snapshot GETs so far."""
+    rig, clock = timed_rig(make_rig, server, resync_interval=60.0)
+    await synced(rig, clock)
+    await following(rig, clock)
+    return rig, clock, snapshot_gets(server)
+
+
 async def changing(rig: Rig, clock: FakeClock, seconds: float) -> None:
     """Let `seconds` pass with a status change every 30 s (its envelope keeps the stream busy:
     the fake's heartbeats run on the real clock)."""
@@ -57,10 +65,7 @@ async def changing(rig: Rig, clock: FakeClock, seconds: float) -> None:
 async def test_no_snapshot_is_read_while_the_stream_is_followed_and_nothing_is_in_doubt(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server, resync_interval=60.0)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
 
     await changing(rig, clock, 10 * 60.0)  # ten resync intervals
 
@@ -83,10 +88,7 @@ async def test_without_the_stream_the_snapshot_is_read_every_resync_interval(
 async def test_the_backstop_still_reads_the_snapshot_while_the_stream_is_followed(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server, resync_interval=60.0)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
 
     await changing(rig, clock, TRUSTED_RESYNC_INTERVAL + 30.0)
 
@@ -103,10 +105,7 @@ async def doubted(rig: Rig, clock: FakeClock, server: FlowServer, before: int) -
 async def test_a_stream_that_ends_brings_a_check_at_once(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
 
     flow_server.end_streams()
 
@@ -116,10 +115,7 @@ async def test_a_stream_that_ends_brings_a_check_at_once(
 async def test_a_post_answered_without_a_number_brings_a_check_at_once(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
     flow_server.fail(200, times=1, method="POST", body="{}")
 
     rig.apply("bp-harbor", family="registry", ready=PROGRESSING)
@@ -132,10 +128,7 @@ async def test_a_post_answered_without_a_number_brings_a_check_at_once(
 async def test_a_smaller_size_limit_learned_brings_a_check_at_once(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
     flow_server.limit_bodies(2_000)
 
     for name in ("bp-harbor", "bp-keycloak", "bp-grafana", "bp-loki"):
@@ -150,10 +143,7 @@ async def test_a_smaller_size_limit_learned_brings_a_check_at_once(
 async def test_a_takeover_brings_a_check_at_once(
     make_rig: MakeRig, flow_server: FlowServer
 ) -> None:
-    rig, clock = timed_rig(make_rig, flow_server)
-    await synced(rig, clock)
-    await following(rig, clock)
-    before = snapshot_gets(flow_server)
+    rig, clock, before = await followed(make_rig, flow_server)
 
     rig.emitter.request_resync()
 
