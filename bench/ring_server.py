@@ -130,7 +130,7 @@ class RingStandIn(FlowServer):
         client = request.match_info.get("client")
         return None if client is None else self.clients.setdefault(client, ClientCounts())
 
-    async def _post_events(self, request: web.Request) -> web.Response:
+    async def _post_events(self, request: web.Request) -> web.StreamResponse:
         response = await super()._post_events(request)
         counts = self._counts(request)
         if counts is not None:
@@ -138,7 +138,7 @@ class RingStandIn(FlowServer):
             counts.post_bytes += len(self.requests[-1].body)
         return response
 
-    async def _get_snapshot(self, request: web.Request) -> web.Response:
+    async def _get_snapshot(self, request: web.Request) -> web.StreamResponse:
         response = await super()._get_snapshot(request)
         counts = self._counts(request)
         if counts is not None:
