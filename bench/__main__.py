@@ -60,8 +60,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--releases", type=int, default=None, help="regions: releases per region (default 200)"
     )
+    parser.add_argument(
+        "--ring-told",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ring: the FLOW_SERVER_RING_CAPACITY the adapters are told (default: the "
+        "stand-in's real ring); a larger one plays a user who left the default",
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else Settings()
+    if args.ring_told is not None:
+        settings = dataclasses.replace(
+            settings, ring=dataclasses.replace(settings.ring, told=args.ring_told)
+        )
     regions = settings.regions
     if args.seconds is not None:
         regions = dataclasses.replace(regions, seconds=args.seconds)

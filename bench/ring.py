@@ -69,6 +69,8 @@ class RingLoad:
     burst_every: float = 50.0
     """Each bursting region sends `burst_size` envelopes back to back this often (s)."""
     resync: str = "60s"
+    told: int | None = None
+    """The ring the adapters are told (`FLOW_SERVER_RING_CAPACITY`); `None`: the real one."""
 
     @property
     def foreign_rate(self) -> float:
@@ -252,7 +254,7 @@ async def ring_runs(
                 logs=logs,
                 flow_server=server.url,
                 settings={
-                    "FLOW_SERVER_RING_CAPACITY": str(load.capacity),
+                    "FLOW_SERVER_RING_CAPACITY": str(load.told or load.capacity),
                     "RESYNC_INTERVAL": load.resync,
                     **extra,
                 },

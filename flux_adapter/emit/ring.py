@@ -51,13 +51,23 @@ def horizon(capacity: int) -> int:
 
 
 def probe_age(capacity: int) -> int:
-    """How old (in envelopes) the oldest key is when a snapshot check looks whether it is held.
+    """How old (in envelopes) the oldest key is at the last probe: 60 % of the ring.
 
-    Between half the ring and its refresh point (`capacity - margin`), so a
-    ring on the server smaller than the one configured shows as a hole at
-    the first probe, before the refresh that would hide it.
+    Below the refresh point (`capacity - margin`), so a ring on the server
+    smaller than configured shows as a hole before the refresh hides it.
     """
     return max(1, (capacity - margin(capacity)) * 4 // 5)
+
+
+def probe_ages(capacity: int) -> tuple[int, ...]:
+    """The oldest key's ages (envelopes) at which snapshot checks look whether it is held.
+
+    A quarter of the ring first, so a ring four times smaller than
+    configured (a user who left the default) is found as its first hole
+    opens; then `probe_age`. Each probe that finds the key held moves on to
+    the next age; past the last the ring is as large as it needs to be.
+    """
+    return tuple(sorted({max(1, capacity // 4), probe_age(capacity)}))
 
 
 def learned_capacity(latest: int, missing: Iterable[int], held: Iterable[int]) -> int | None:
@@ -254,10 +264,8 @@ class Ring(Generic[K]):
         self.numbers = FlowNumbers()
         self.ages: Ages[K] = Ages()
         self._last_refresh: int | None = None
-        self._probed: int | None = None
-        self.verified = False
-        """A probe found a key `probe_age` old still held: the server's ring is as large as that.
-        No more probes until the ring shrinks or the flow is lost."""
+        self._probed: tuple[int, int] | None = None
+        self._probe_level = 0
 
     def shrink(self, capacity: int) -> None:
         """The server keeps fewer envelopes than configured: refresh by `capacity` from now on.
@@ -269,23 +277,43 @@ class Ring(Generic[K]):
         self.capacity = capacity
         self.margin = margin(capacity)
         self.horizon = horizon(capacity)
-        self.verified = False
+        self._probe_level = 0
+
+    @property
+    def verified(self) -> bool:
+        """Every probe found the oldest key held: the server's ring is as large as configured.
+
+        No more probes until the ring shrinks or the flow is lost.
+        """
+        return self._probe_level >= len(probe_ages(self.capacity))
+
+    def held_at(self, age: int) -> None:
+        """A check found every key held, the oldest `age` envelopes old: pass what it covers."""
+        ages = probe_ages(self.capacity)
+        while self._probe_level < len(ages) and ages[self._probe_level] <= age:
+            self._probe_level += 1
 
     def probe_at(self, now: float, following: bool) -> float:
         """When (s, monotonic) the oldest key reaches `probe_age`: a snapshot check is then due.
 
-        Once per oldest key: after a probe, the next waits for a refresh (or
-        a change) to give the ring another oldest key; none once the ring is
-        `verified`. Infinity when nothing is tracked or nothing says when.
+        Once per oldest key and probe: a probe that decided nothing waits for
+        another oldest key; none once the ring is `verified`. Infinity when
+        nothing is tracked or nothing says when.
         """
         oldest = self.ages.oldest()
-        if self.verified or oldest is None or oldest == self._probed:
+        if self.verified or oldest is None or (oldest, self._probe_level) == self._probed:
             return math.inf
-        return self.numbers.when(oldest + probe_age(self.capacity), now, following)
+        age = probe_ages(self.capacity)[self._probe_level]
+        return self.numbers.when(oldest + age, now, following)
 
     def probed(self) -> None:
-        """A snapshot check just looked at the oldest key."""
-        self._probed = self.ages.oldest()
+        """A snapshot check is looking at the oldest key, at the current probe.
+
+        Called before the check's findings move the probe on (`held_at`), so a
+        check that decides nothing is not asked again for the same key.
+        """
+        oldest = self.ages.oldest()
+        self._probed = None if oldest is None else (oldest, self._probe_level)
 
     def acknowledged(
         self, upserted: Iterable[K], removed: Iterable[K], seq: int | None, mark: int
@@ -308,7 +336,7 @@ class Ring(Generic[K]):
         """The server lost the flow: nothing of ours is held any more (nor is its ring known)."""
         self.ages.clear()
         self._last_refresh = None
-        self.verified = False
+        self._probe_level = 0
 
     def forget(self) -> None:
         """Trust nothing known so far (a takeover): neither the count nor any key's number."""

@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 
 from flux_adapter.emit.rejections import Key, Value
-from flux_adapter.emit.ring import MIN_CAPACITY, Ring, learned_capacity, probe_age
+from flux_adapter.emit.ring import MIN_CAPACITY, Ring, learned_capacity
 from flux_adapter.observe.metrics import Metrics
 from mapper import GraphState, Resend
 
@@ -149,6 +149,7 @@ class RingKeeper:
         envelope not known here: it counts as the oldest still held
         (`docs/contract.md`, "Sequence numbers and the ring").
         """
+        self._ring.probed()
         self._learn(previous, view)
         ages = self._ring.ages
         unknown: list[Key] = [
@@ -163,7 +164,6 @@ class RingKeeper:
         ]
         ages.drop(key for key in ages.tracked() if not _holds(view, key))
         self._ring.unknown(unknown, mark.latest)
-        self._ring.probed()
 
     def _learn(self, previous: GraphState, view: GraphState) -> None:
         """Acknowledged, numbered keys gone from `view` bound the server's ring.
@@ -180,8 +180,8 @@ class RingKeeper:
                 continue
             (held if _holds(view, key) else missing).append(seq)
         latest = self._ring.numbers.latest
-        if held and not missing and latest - min(held) >= probe_age(self._ring.capacity):
-            self._ring.verified = True
+        if held and not missing:
+            self._ring.held_at(latest - min(held))
         bound = learned_capacity(latest, missing, held)
         if bound is None or bound >= self._ring.capacity or bound < MIN_CAPACITY:
             return

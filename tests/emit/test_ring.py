@@ -11,6 +11,7 @@ from flux_adapter.emit.ring import (
     FlowNumbers,
     Ring,
     horizon,
+    learned_capacity,
     margin,
     oldest_possible,
     room,
@@ -248,3 +249,42 @@ def test_a_lost_flow_or_a_takeover_forgets_every_number() -> None:
 def test_a_ring_too_small_for_the_arithmetic_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 4"):
         Ring(3)
+
+
+def test_the_first_probe_comes_at_a_quarter_of_the_ring_the_last_before_the_refresh() -> None:
+    ring: Ring[str] = Ring(64)
+    ring.acknowledged(["a"], [], seq=10, mark=9)
+    ring.numbers.heard(10, at_least=10, now=0.0)
+
+    ring.numbers.heard(25, at_least=10, now=1.0)
+    assert ring.probe_at(1.0, following=True) == math.inf  # 15 old: not yet
+    ring.numbers.heard(26, at_least=25, now=2.0)
+    assert ring.probe_at(2.0, following=True) == 2.0  # 16 old: a quarter of 64
+
+    ring.probed()  # a check looked, and found the key held at 16
+    ring.held_at(16)
+    assert ring.probe_at(2.0, following=True) == math.inf
+    ring.numbers.heard(48, at_least=26, now=3.0)
+    assert ring.probe_at(3.0, following=True) == 3.0  # 38 old: 60 %, before the refresh at 48
+
+
+def test_a_ring_found_held_at_every_probe_is_not_probed_again_until_the_flow_is_lost() -> None:
+    ring: Ring[str] = Ring(64)
+    ring.acknowledged(["a"], [], seq=1, mark=0)
+    ring.numbers.heard(60, at_least=1, now=0.0)
+
+    ring.held_at(59)
+
+    assert ring.verified
+    assert ring.probe_at(0.0, following=True) == math.inf
+    ring.lost()
+    assert not ring.verified
+
+
+def test_a_smaller_ring_is_bounded_by_the_newest_key_gone() -> None:
+    assert learned_capacity(1000, missing=[100, 180], held=[200, 900]) == 820
+
+
+def test_keys_gone_out_of_order_or_none_held_teach_nothing() -> None:
+    assert learned_capacity(1000, missing=[300], held=[200, 900]) is None
+    assert learned_capacity(1000, missing=[100, 180], held=[]) is None
