@@ -56,5 +56,6 @@ def test_quick_ring_benchmark_keeps_every_node_and_edge(tmp_path: Path) -> None:
     assert previous.node_seconds > 0, "the other regions turned the ring over"
     assert (new.node_seconds, new.edge_seconds) == (0.0, 0.0)
     assert new.envelopes <= RING_ENVELOPES * previous.envelopes
-    assert new.snapshot_gets <= previous.snapshot_gets
+    # The check at start and the two probes that verify the ring; no clock check in a minute.
+    assert new.snapshot_gets <= 3
     assert all(check.met for check in report.checks), report.checks
